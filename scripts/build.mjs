@@ -1,0 +1,21 @@
+// Bundles the runnable entry points (local emulator, CLI) with esbuild.
+// Runs on `npm install` (prepare) and before `npm start`, so the `portcullis` bin works from a clone.
+import { build } from 'esbuild';
+
+const entries = {
+  emulator: 'local-emulator/main.ts',
+  cli: 'cli/main.ts',
+};
+
+await build({
+  entryPoints: entries,
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
