@@ -154,4 +154,14 @@ export interface Store {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** Structured logging; each runtime supplies its own (console JSON, Powertools, Azure context). */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Discards everything; for tests and tools that print their own output. */
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
 export type { SeverityCounts };

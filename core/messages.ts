@@ -1,0 +1,124 @@
+/**
+ * What a developer reads: the denial message, kubectl warnings and audit annotations.
+ * Kept short and actionable: which image, which rule, how bad, what to do next.
+ */
+import type { Decision, ImageResult, SeverityCounts, TriggeredRule } from './domain.js';
+import type { Workload } from './workload.js';
+
+export interface DecisionText {
+  message: string;
+  warnings: string[];
+  auditAnnotations: Record<string, string>;
+}
+
+/** kubectl prints each warning on its own line; Kubernetes asks for short ones. */
+const MAX_WARNING_LENGTH = 120;
+const MAX_WARNINGS = 10;
+const CVES_IN_MESSAGE = 5;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** "2 Critical, 5 High" — the non-zero counts, most severe first. */
+export function formatCounts(counts: SeverityCounts | undefined): string {
+  if (counts === undefined) return 'no scan';
+  const parts = (['Critical', 'High', 'Medium', 'Low'] as const)
+    .filter((s) => counts[s] > 0)
+    .map((s) => `${counts[s]} ${s}`);
+  return parts.length === 0 ? 'no vulnerabilities' : parts.join(', ');
+}
+
+function cveList(rule: TriggeredRule, max: number): string {
+  const ids = rule.vulnerabilities.slice(0, max).map((v) => v.id);
+  const more = rule.vulnerabilityCount - ids.length;
+  return more > 0 ? `${ids.join(', ')} (+${more} more)` : ids.join(', ');
+}
+
+function shortDigest(digest: string | undefined): string {
+  return digest === undefined ? '' : ` (${digest.slice(0, 19)})`;
+}
+
+const UNSCANNED_REASON: Record<string, string> = {
+  NotFound: 'it has never been scanned',
+  Pending: 'its scan is still pending',
+  Failed: 'its scan failed',
+  Unsupported: 'the scanner does not support it',
+  Stale: 'its newest scan is older than the rule allows',
+};
+
+function why(rule: TriggeredRule, image: ImageResult): string {
+  if (rule.reason === 'Unscanned') {
+    return `${UNSCANNED_REASON[rule.scanState ?? 'NotFound'] ?? 'it has no usable scan'} (${rule.scanState})`;
+  }
+  return `${formatCounts(image.counts)}: ${cveList(rule, CVES_IN_MESSAGE)}`;
+}
+
+function denyMessage(workload: Workload, images: readonly ImageResult[]): string {
+  const parts: string[] = [];
+  const denyRules = new Set<string>();
+  for (const image of images) {
+    if (!image.gated || image.action !== 'Deny') continue;
+    for (const rule of image.triggeredRules) {
+      if (rule.action !== 'Deny') continue;
+      denyRules.add(rule.ruleName);
+      parts.push(
+        `image ${image.reference}${shortDigest(image.digest)} is denied by rule "${rule.ruleName}" because ${why(rule, image)}`,
+      );
+    }
+  }
+  const where = workload.namespace === '' ? '' : ` in namespace ${workload.namespace}`;
+  const rules = [...denyRules].map((r) => `"${r}"`).join(', ');
+  return (
+    `Portcullis denied ${workload.kind} ${workload.name}${where}: ${parts.join('; ')}. ` +
+    'To deploy, use an image built on patched packages, or ask your security team for an exemption ' +
+    `on rule ${rules} (for a CVE, this image digest, or this namespace).`
+  );
+}
+
+function warningLine(image: ImageResult, rule: TriggeredRule): string {
+  const subject = `${image.image}: rule "${rule.ruleName}"`;
+  const detail =
+    rule.reason === 'Unscanned'
+      ? `no usable scan (${rule.scanState})`
+      : `${formatCounts(image.counts)} (${cveList(rule, 2)})`;
+  const prefix =
+    rule.configuredAction === 'Deny' && rule.enforceFrom !== undefined
+      ? `Portcullis: will be DENIED from ${rule.enforceFrom}: `
+      : 'Portcullis audit: ';
+  return clip(`${prefix}${subject}: ${detail}`, MAX_WARNING_LENGTH);
+}
+
+/** Builds the message, warnings and audit annotations for a decision. */
+export function describeDecision(
+  decision: Decision,
+  workload: Workload,
+  images: readonly ImageResult[],
+): DecisionText {
+  const warnings: string[] = [];
+  const ruleNames = new Set<string>();
+  for (const image of images) {
+    if (!image.gated) continue;
+    for (const rule of image.triggeredRules) {
+      ruleNames.add(rule.ruleName);
+      if (rule.action === 'Audit') warnings.push(warningLine(image, rule));
+    }
+  }
+  if (warnings.length > MAX_WARNINGS) {
+    const more = warnings.length - (MAX_WARNINGS - 1);
+    warnings.splice(
+      MAX_WARNINGS - 1,
+      warnings.length,
+      `Portcullis: ${more} more findings; see admission monitoring`,
+    );
+  }
+  const message =
+    decision === 'Denied'
+      ? denyMessage(workload, images)
+      : decision === 'Audited'
+        ? `Portcullis audited ${workload.kind} ${workload.name}: ${warnings.length} finding(s) recorded`
+        : `Portcullis allowed ${workload.kind} ${workload.name}`;
+  const auditAnnotations: Record<string, string> = { decision };
+  if (ruleNames.size > 0) auditAnnotations.rules = clip([...ruleNames].join(','), 1000);
+  return { message, warnings, auditAnnotations };
+}

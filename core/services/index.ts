@@ -1,0 +1,59 @@
+/**
+ * The composition root of core: every service over one store. Each runtime (local emulator,
+ * Lambda, Azure Functions, Cloud Functions) builds this once per instance.
+ */
+import { type Clock, type Logger, type Store, silentLogger, systemClock } from '../ports.js';
+import { AdmissionService, type FailMode } from './admission.js';
+import { ApiKeyService } from './apikeys.js';
+import { ClusterService } from './clusters.js';
+import { MonitoringService } from './monitoring.js';
+import { RuleService } from './rules.js';
+import { ScanService } from './scans.js';
+
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Bound on how far a cache may lag writes made by another instance (default 10 s). */
+  cacheTtlMs?: number;
+  /** Budget for the store reads of one admission review (default 2 s). */
+  deadlineMs?: number;
+  failMode?: FailMode;
+  /** Days admission events are kept (default 90). */
+  retentionDays?: number;
+}
+
+export interface Services {
+  rules: RuleService;
+  clusters: ClusterService;
+  scans: ScanService;
+  admission: AdmissionService;
+  monitoring: MonitoringService;
+  apiKeys: ApiKeyService;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function createServices(store: Store, options: ServiceOptions = {}): Services {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const ttl = options.cacheTtlMs ?? 10_000;
+  const rules = new RuleService(store.rules, store.meta, clock, logger, ttl);
+  const scans = new ScanService(store.scans, clock, logger, ttl);
+  return {
+    rules,
+    scans,
+    clusters: new ClusterService(store.clusters, clock, logger, ttl),
+    admission: new AdmissionService(rules, scans, store.admissions, clock, logger, {
+      deadlineMs: options.deadlineMs ?? 2000,
+      failMode: options.failMode ?? 'error',
+    }),
+    monitoring: new MonitoringService(store.admissions, clock, logger, options.retentionDays ?? 90),
+    apiKeys: new ApiKeyService(store.apiKeys, clock, logger, ttl),
+    store,
+    clock,
+    logger,
+  };
+}
+
+export type { FailMode };
