@@ -17,7 +17,7 @@ import { type Evaluation, evaluate, type ResolvedImage } from '../evaluate.js';
 import { parseImageRef } from '../image-ref.js';
 import type { AdmissionLog, Clock, Logger } from '../ports.js';
 import { newId } from '../secrets.js';
-import { changedImages, type Workload, workloadFromObject } from '../workload.js';
+import { changedImages, imageKey, type Workload, workloadFromObject } from '../workload.js';
 import type { RuleService } from './rules.js';
 import type { ScanService } from './scans.js';
 
@@ -161,7 +161,7 @@ export class AdmissionService {
       const ruleSet = await this.rules.compiled();
       const images = await Promise.all(
         workload.images.map(async (container): Promise<ResolvedImage> => {
-          const gated = changed.has(`${container.type}/${container.container}`);
+          const gated = changed.has(imageKey(container));
           let ref: ResolvedImage['ref'];
           try {
             ref = parseImageRef(container.image);
