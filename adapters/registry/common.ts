@@ -1,0 +1,134 @@
+/**
+ * Pieces every import format shares: turning zod failures into ValidationError, choosing a
+ * scan time, merging duplicate findings and sealing a scan against ImageScanSchema.
+ */
+import type { z } from 'zod';
+import {
+  compareSeverity,
+  countSeverities,
+  type ImageScan,
+  ImageScanSchema,
+  type ScanSource,
+  type ScanStatus,
+  type Vulnerability,
+} from '../../core/domain.js';
+import { ValidationError } from '../../core/errors.js';
+
+/** Options every converter takes; `now` is the scan time when a report carries none. */
+export interface ConvertOptions {
+  /** An image reference that supplies or overrides the report's identity. */
+  image?: string;
+  now: Date;
+}
+
+/** One offending field of an imported report. */
+export interface IssueDetail {
+  path: string;
+  message: string;
+}
+
+/** Zod issues as `{ path, message }` with dotted paths (`Results.0.Vulnerabilities.3.Severity`). */
+export function issueDetails(error: z.ZodError): IssueDetail[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}
+
+/**
+ * Parses `body` with `schema` or throws a ValidationError that names the first offending field
+ * and lists them all in `details`.
+ */
+export function parseOrThrow<S extends z.ZodType>(schema: S, body: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const details = issueDetails(parsed.error);
+  const first = details[0];
+  const where =
+    first === undefined ? '' : first.path === '' ? `: ${first.message}` : `: ${first.path}: ${first.message}`;
+  throw new ValidationError(`invalid ${what}${where}`, { details, cause: parsed.error });
+}
+
+/** Timestamps before this are placeholders (Go's zero time is year 1), not scan times. */
+const EARLIEST_SCAN = Date.UTC(2000, 0, 1);
+
+/**
+ * The report's own timestamp as UTC ISO time, or `now` when it has none (or Go's zero time):
+ * an old report imported today must not pass for a fresh scan when one is known.
+ */
+export function scanTime(raw: string | null | undefined, now: Date): string {
+  if (raw) {
+    const ms = Date.parse(raw);
+    if (!Number.isNaN(ms) && ms >= EARLIEST_SCAN) return new Date(ms).toISOString();
+  }
+  return now.toISOString();
+}
+
+/** Cuts a free-text field to the length the domain stores. */
+export function clip(text: string | null | undefined, max: number): string | undefined {
+  const t = text?.trim();
+  if (!t) return undefined;
+  return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
+}
+
+/** Ranks a finding for merging: active before suppressed, then the more severe, then higher CVSS. */
+function outranks(a: Vulnerability, b: Vulnerability): boolean {
+  const activeA = a.state === undefined || a.state === 'Active';
+  const activeB = b.state === undefined || b.state === 'Active';
+  if (activeA !== activeB) return activeA;
+  const bySeverity = compareSeverity(a.severity, b.severity);
+  if (bySeverity !== 0) return bySeverity < 0;
+  return (a.cvss ?? -1) > (b.cvss ?? -1);
+}
+
+/**
+ * Keeps one finding per (advisory id, package), as the domain stores them: scanners repeat a
+ * finding per file or layer that holds the package. The strongest record wins and keeps the
+ * highest CVSS seen; first-seen order is preserved.
+ */
+export function mergeVulnerabilities(vulnerabilities: readonly Vulnerability[]): Vulnerability[] {
+  const byKey = new Map<string, Vulnerability>();
+  for (const v of vulnerabilities) {
+    const key = `${v.id.toUpperCase()}\u0000${v.package ?? ''}`;
+    const seen = byKey.get(key);
+    if (seen === undefined) {
+      byKey.set(key, v);
+      continue;
+    }
+    const winner = outranks(v, seen) ? v : seen;
+    const cvss = Math.max(v.cvss ?? -1, seen.cvss ?? -1);
+    byKey.set(key, cvss >= 0 ? { ...winner, cvss } : winner);
+  }
+  return [...byKey.values()];
+}
+
+/** What a converter knows of one image before counts and validation. */
+export interface ScanDraft {
+  registry: string;
+  repository: string;
+  digest: string;
+  tags: readonly string[];
+  source: ScanSource;
+  scannedAt: string;
+  status?: ScanStatus;
+  statusReason?: string;
+  vulnerabilities: readonly Vulnerability[];
+}
+
+/**
+ * Merges duplicate findings, computes the counts (never taken from input) and checks the
+ * result against ImageScanSchema, so nothing malformed reaches a store.
+ */
+export function finishScan(draft: ScanDraft): ImageScan {
+  const vulnerabilities = mergeVulnerabilities(draft.vulnerabilities);
+  const scan: ImageScan = {
+    registry: draft.registry,
+    repository: draft.repository,
+    digest: draft.digest,
+    tags: [...new Set(draft.tags)],
+    source: draft.source,
+    scannedAt: draft.scannedAt,
+    status: draft.status ?? 'Scanned',
+    ...(draft.statusReason === undefined ? {} : { statusReason: draft.statusReason }),
+    vulnerabilities,
+    counts: countSeverities(vulnerabilities),
+  };
+  return parseOrThrow(ImageScanSchema, scan, `${draft.source} scan of ${draft.registry}/${draft.repository}`);
+}
