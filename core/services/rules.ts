@@ -12,7 +12,7 @@ import {
   RuleInputSchema,
   RulePatchSchema,
 } from '../domain.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
 import type { Clock, Logger, MetaStore, RuleStore } from '../ports.js';
 import { type CompiledRuleSet, compileRuleSet, exemptionActive } from '../ruleset.js';
 import { newId } from '../secrets.js';
@@ -120,6 +120,14 @@ export class RuleService {
   /** Adds an exemption to a rule; returns the rule with it. */
   async addExemption(id: string, body: unknown, ifMatch: string | undefined, actor: string): Promise<Rule> {
     const input = parseInput(ExemptionInputSchema, body, 'exemption');
+    if (input.expiresOn !== undefined && !exemptionActive(input, this.clock.now())) {
+      throw new ValidationError(
+        `expiresOn ${input.expiresOn} has passed; an exemption must end today or later`,
+        {
+          details: [{ path: 'expiresOn', message: 'in the past' }],
+        },
+      );
+    }
     return this.write(id, ifMatch, actor, (current, now) => ({
       ...current,
       exemptions: [...current.exemptions, newExemption(input, actor, now)],
@@ -221,7 +229,10 @@ export class RuleService {
       applyToUnscannedImages: input.applyToUnscannedImages,
       ...(input.maxScanAgeDays !== undefined ? { maxScanAgeDays: input.maxScanAgeDays } : {}),
       ...(input.enforceFrom !== undefined ? { enforceFrom: input.enforceFrom } : {}),
-      exemptions: mergeExemptions(input.exemptions, previous, actor, now),
+      exemptions: mergeExemptions(input.exemptions, previous, actor, now).map((e) =>
+        // An exemption written with a day already past is recorded as expired at once.
+        e.expired !== true && !exemptionActive(e, this.clock.now()) ? { ...e, expired: true } : e,
+      ),
     };
   }
 }
