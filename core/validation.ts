@@ -12,5 +12,5 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   const first = issues[0];
   const where =
     first === undefined ? '' : first.path === '' ? `: ${first.message}` : `: ${first.path}: ${first.message}`;
-  throw new ValidationError(`invalid ${what}${where}`, { details: issues });
+  throw new ValidationError(`invalid ${what}${where}`, { details: issues, cause: result.error });
 }

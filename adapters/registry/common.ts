@@ -1,8 +1,7 @@
 /**
- * Pieces every import format shares: turning zod failures into ValidationError, choosing a
+ * Pieces every import format shares: choosing a
  * scan time, merging duplicate findings and sealing a scan against ImageScanSchema.
  */
-import type { z } from 'zod';
 import {
   compareSeverity,
   countSeverities,
@@ -12,38 +11,13 @@ import {
   type ScanStatus,
   type Vulnerability,
 } from '../../core/domain.js';
-import { ValidationError } from '../../core/errors.js';
+import { parseInput } from '../../core/validation.js';
 
 /** Options every converter takes; `now` is the scan time when a report carries none. */
 export interface ConvertOptions {
   /** An image reference that supplies or overrides the report's identity. */
   image?: string;
   now: Date;
-}
-
-/** One offending field of an imported report. */
-export interface IssueDetail {
-  path: string;
-  message: string;
-}
-
-/** Zod issues as `{ path, message }` with dotted paths (`Results.0.Vulnerabilities.3.Severity`). */
-export function issueDetails(error: z.ZodError): IssueDetail[] {
-  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-}
-
-/**
- * Parses `body` with `schema` or throws a ValidationError that names the first offending field
- * and lists them all in `details`.
- */
-export function parseOrThrow<S extends z.ZodType>(schema: S, body: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const details = issueDetails(parsed.error);
-  const first = details[0];
-  const where =
-    first === undefined ? '' : first.path === '' ? `: ${first.message}` : `: ${first.path}: ${first.message}`;
-  throw new ValidationError(`invalid ${what}${where}`, { details, cause: parsed.error });
 }
 
 /** Timestamps before this are placeholders (Go's zero time is year 1), not scan times. */
@@ -130,5 +104,5 @@ export function finishScan(draft: ScanDraft): ImageScan {
     vulnerabilities,
     counts: countSeverities(vulnerabilities),
   };
-  return parseOrThrow(ImageScanSchema, scan, `${draft.source} scan of ${draft.registry}/${draft.repository}`);
+  return parseInput(ImageScanSchema, scan, `${draft.source} scan of ${draft.registry}/${draft.repository}`);
 }

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { ImageScan, Vulnerability } from '../../core/domain.js';
 import { ValidationError } from '../../core/errors.js';
-import { type ConvertOptions, clip, finishScan, parseOrThrow, scanTime } from './common.js';
+import { parseInput } from '../../core/validation.js';
+import { type ConvertOptions, clip, finishScan, scanTime } from './common.js';
 import { resolveIdentity } from './identity.js';
 import { SeverityLabelSchema } from './severity.js';
 
@@ -149,7 +150,7 @@ function documentRefs(doc: GrypeDocument, wrapperId: unknown) {
  */
 export function grypeReportToScans(body: unknown, options: ConvertOptions): ImageScan[] {
   const { document, wrapperId } = unwrap(body);
-  const doc = parseOrThrow(GrypeDocumentSchema, document, 'Grype report');
+  const doc = parseInput(GrypeDocumentSchema, document, 'Grype report');
   const identity = resolveIdentity('Grype', documentRefs(doc, wrapperId), options.image);
   const vulnerabilities = [
     ...(doc.matches ?? []).map(grypeMatchToVulnerability),

@@ -12,7 +12,8 @@ import {
   VulnerabilitySchema,
 } from '../../core/domain.js';
 import { ValidationError } from '../../core/errors.js';
-import { type ConvertOptions, finishScan, parseOrThrow } from './common.js';
+import { parseInput } from '../../core/validation.js';
+import { type ConvertOptions, finishScan } from './common.js';
 import { refFromReport } from './identity.js';
 import { SeverityLabelSchema } from './severity.js';
 
@@ -112,7 +113,7 @@ export function nativeReportToScans(body: unknown, options: ConvertOptions): Ima
       details: [{ path: 'image', message: 'not allowed with format=native' }],
     });
   }
-  const report = parseOrThrow(NativeReportSchema, body, 'native report');
+  const report = parseInput(NativeReportSchema, body, 'native report');
   const seen = new Map<string, number>();
   return report.images.map((image, index) => {
     const location = normalizeLocation(image, index);

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { ImageScan, Vulnerability } from '../../core/domain.js';
 import { ValidationError } from '../../core/errors.js';
-import { type ConvertOptions, clip, finishScan, parseOrThrow, scanTime } from './common.js';
+import { parseInput } from '../../core/validation.js';
+import { type ConvertOptions, clip, finishScan, scanTime } from './common.js';
 import { resolveIdentity } from './identity.js';
 import { SeverityLabelSchema } from './severity.js';
 
@@ -146,7 +147,7 @@ function legacyImageName(results: readonly TrivyResult[]): string | undefined {
  */
 export function trivyReportToScans(body: unknown, options: ConvertOptions): ImageScan[] {
   if (Array.isArray(body)) {
-    const results = parseOrThrow(TrivyLegacySchema, body, `${WHAT} (legacy format)`);
+    const results = parseInput(TrivyLegacySchema, body, `${WHAT} (legacy format)`);
     const identity = resolveIdentity(
       'Trivy',
       { digestRefs: [], tagRefs: [], scanned: legacyImageName(results) },
@@ -167,7 +168,7 @@ export function trivyReportToScans(body: unknown, options: ConvertOptions): Imag
       { details: [{ path: '', message: 'expected a Trivy JSON report' }] },
     );
   }
-  const report = parseOrThrow(TrivyV2Schema, body, WHAT);
+  const report = parseInput(TrivyV2Schema, body, WHAT);
   const identity = resolveIdentity(
     'Trivy',
     {
