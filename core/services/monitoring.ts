@@ -1,8 +1,16 @@
 /** Admission Monitoring: querying recorded decisions, summaries and retention. */
 import { z } from 'zod';
-import { DecisionSchema } from '../domain.js';
+import { type AdmissionEvent, DecisionSchema } from '../domain.js';
 import { ValidationError } from '../errors.js';
-import type { AdmissionLog, AdmissionQuery, Clock, Logger, SummaryBucket, SummaryQuery } from '../ports.js';
+import type {
+  AdmissionLog,
+  AdmissionQuery,
+  Clock,
+  Logger,
+  Page,
+  SummaryBucket,
+  SummaryQuery,
+} from '../ports.js';
 import { parseInput } from '../validation.js';
 
 const IsoTime = z.iso.datetime({ offset: true });
@@ -45,7 +53,7 @@ export class MonitoringService {
     private readonly retentionDays: number,
   ) {}
 
-  query(params: unknown) {
+  async query(params: unknown): Promise<Page<AdmissionEvent>> {
     const q: AdmissionQuery = parseInput(AdmissionQuerySchema, params, 'admissions query');
     if (q.from !== undefined && q.to !== undefined && Date.parse(q.from) >= Date.parse(q.to)) {
       throw new ValidationError('from must be before to');
