@@ -1,0 +1,159 @@
+/**
+ * The SQLite plumbing shared by every Sqlite* port: opening a tuned connection, write
+ * transactions, translating SQLite errors into core errors, reading rows through zod, and
+ * opaque cursors.
+ */
+import Database from 'libsql';
+import { z } from 'zod';
+import { ConflictError, UnavailableError, ValidationError } from '../../../core/errors.js';
+
+/** A libsql (better-sqlite3-compatible) connection. */
+export type Db = Database.Database;
+
+/** How long a writer waits for another connection's lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens `path` (a file or `:memory:`) with the pragmas a small, durable, concurrent-reader
+ * store wants: WAL so readers never block the writer, `synchronous=NORMAL` (durable at
+ * checkpoints, safe against corruption in WAL mode), a busy timeout instead of instant
+ * SQLITE_BUSY, and foreign keys (admission side tables cascade on purge).
+ */
+export function openDatabase(path: string): Db {
+  const db = new Database(path);
+  try {
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // ':memory:' answers 'memory' and stays so; that is fine.
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA foreign_keys = ON');
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/**
+ * Runs `fn` in a `BEGIN IMMEDIATE` transaction: taking the write lock up front means two
+ * connections never deadlock upgrading a read lock, and busy_timeout does the waiting.
+ * Statements inside run synchronously, so no other call on this connection interleaves.
+ */
+export function writeTx<T>(db: Db, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
+  }
+}
+
+interface SqliteErrorLike {
+  code: string;
+  message: string;
+}
+
+function isSqliteError(e: unknown): e is SqliteErrorLike {
+  if (!(e instanceof Error)) return false;
+  const code: unknown = (e as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_');
+}
+
+/** True for a UNIQUE or PRIMARY KEY violation. */
+export function isUniqueViolation(e: unknown): boolean {
+  return (
+    isSqliteError(e) && (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+  );
+}
+
+/**
+ * Translates what SQLite threw into a core error (the original kept as `cause`) and rethrows
+ * anything it does not recognise. `conflict` names the thing whose unique key was taken.
+ */
+export function translateError(e: unknown, conflict: string): never {
+  if (isUniqueViolation(e)) throw new ConflictError(`${conflict} already exists`, { cause: e });
+  if (isSqliteError(e) && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'))) {
+    throw new UnavailableError('the database is busy; try again', { cause: e });
+  }
+  throw e;
+}
+
+/** Runs a single write, translating what SQLite throws (see `translateError`). */
+export function guard<T>(fn: () => T, conflict = 'the record'): T {
+  try {
+    return fn();
+  } catch (e) {
+    translateError(e, conflict);
+  }
+}
+
+/** A TEXT column holding JSON, parsed and then validated by `schema`. */
+export function jsonColumn<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
+/**
+ * Validates a row read back from a table. Unknown columns (libsql adds `_metadata`) are
+ * dropped by the object schema; a row that fails is corruption, reported with the table name.
+ */
+export function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): z.output<T> {
+  const result = schema.safeParse(row);
+  if (!result.success) {
+    throw new Error(`invalid row in ${table}: ${z.prettifyError(result.error)}`, { cause: result.error });
+  }
+  return result.data;
+}
+
+/** Encodes a page position as an opaque base64url string. */
+export function encodeCursor(key: unknown): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** Decodes a cursor made by `encodeCursor`; ValidationError when it is not one. */
+export function decodeCursor<T extends z.ZodType>(cursor: string, schema: T): z.output<T> {
+  try {
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // falls through to the error below
+  }
+  throw new ValidationError('invalid cursor', { details: [{ path: 'cursor', message: 'not a cursor' }] });
+}
+
+/** Epoch milliseconds of an ISO time; ValidationError naming `field` when it is not one. */
+export function toMillis(iso: string, field: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) {
+    throw new ValidationError(`${field} is not an ISO time`, {
+      details: [{ path: field, message: `not an ISO time: ${iso}` }],
+    });
+  }
+  return ms;
+}
+
+/** Page sizes are capped so one call cannot pull a whole table into memory. */
+export const MAX_PAGE_SIZE = 1000;
+
+/** The requested page size, clamped to [1, MAX_PAGE_SIZE]. */
+export function pageSize(limit: number): number {
+  if (!Number.isFinite(limit)) return MAX_PAGE_SIZE;
+  return Math.min(Math.max(Math.trunc(limit), 1), MAX_PAGE_SIZE);
+}
+
+/** Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern. */
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
