@@ -343,6 +343,8 @@ export const TriggeredRuleSchema = z.object({
   ),
   /** Total number of triggering vulnerabilities (the list above may be cut short). */
   vulnerabilityCount: z.number().int(),
+  /** The triggering vulnerabilities per severity (distinct ids, each at its highest). */
+  counts: SeverityCountsSchema.optional(),
   enforceFrom: z.string().optional(),
 });
 export type TriggeredRule = z.infer<typeof TriggeredRuleSchema>;

@@ -8,6 +8,7 @@ import {
   type AppliedExemption,
   type Cluster,
   compareSeverity,
+  countSeverities,
   type Decision,
   type ImageResult,
   type ImageScan,
@@ -189,12 +190,13 @@ function applyRule(
     seen.add(v.id);
     listed.push({ id: v.id, severity: v.severity, package: v.package });
   }
-  const distinct = new Set(hits.map((v) => v.id)).size;
+  const counts = countSeverities(hits);
   out.triggeredRules.push({
     ...base,
     reason: 'Vulnerabilities',
     vulnerabilities: listed,
-    vulnerabilityCount: distinct,
+    vulnerabilityCount: counts.Critical + counts.High + counts.Medium + counts.Low + counts.Negligible,
+    counts,
   });
 }
 

@@ -16,8 +16,11 @@ const MAX_WARNING_LENGTH = 120;
 const MAX_WARNINGS = 10;
 const CVES_IN_MESSAGE = 5;
 
+/** Cuts at a word boundary so that an id is never split ("CVE-2019-15…"). */
 function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  if (text.length <= max) return text;
+  const cut = text.lastIndexOf(' ', max - 1);
+  return `${text.slice(0, cut > max / 2 ? cut : max - 1).replace(/[,;:(\s]+$/, '')}…`;
 }
 
 /** "2 Critical, 5 High" — the non-zero counts, most severe first. */
@@ -51,7 +54,7 @@ function why(rule: TriggeredRule, image: ImageResult): string {
   if (rule.reason === 'Unscanned') {
     return `${UNSCANNED_REASON[rule.scanState ?? 'NotFound'] ?? 'it has no usable scan'} (${rule.scanState})`;
   }
-  return `${formatCounts(image.counts)}: ${cveList(rule, CVES_IN_MESSAGE)}`;
+  return `of ${formatCounts(rule.counts ?? image.counts)} vulnerabilities: ${cveList(rule, CVES_IN_MESSAGE)} (the image has ${formatCounts(image.counts)} in all)`;
 }
 
 function denyMessage(workload: Workload, images: readonly ImageResult[]): string {
@@ -81,7 +84,7 @@ function warningLine(image: ImageResult, rule: TriggeredRule): string {
   const detail =
     rule.reason === 'Unscanned'
       ? `no usable scan (${rule.scanState})`
-      : `${formatCounts(image.counts)} (${cveList(rule, 2)})`;
+      : `${formatCounts(rule.counts ?? image.counts)} (${cveList(rule, 2)})`;
   const prefix =
     rule.configuredAction === 'Deny' && rule.enforceFrom !== undefined
       ? `Portcullis: will be DENIED from ${rule.enforceFrom}: `

@@ -187,6 +187,7 @@ export function mountAdminApi(app: Hono, options: AdminOptions): Hono {
 
   api.post('/findings:import', async (c) => {
     const q = parseInput(ImportQuerySchema, query(c), 'import query');
+    q.format = q.format.trim().toLowerCase();
     if (!(IMPORT_FORMATS as readonly string[]).includes(q.format)) {
       throw new ValidationError(`unknown format "${q.format}"; use one of ${IMPORT_FORMATS.join(', ')}`);
     }

@@ -139,7 +139,8 @@ describe('decisions through the webhook', () => {
     expect(response).toMatchObject({ uid, allowed: false, status: { code: 403 } });
     expect(response.status.message).toContain('docker.io/library/debian:10.8');
     expect(response.status.message).toContain('"deny-high"');
-    expect(response.status.message).toContain('9 High, 6 Medium, 44 Low');
+    expect(response.status.message).toContain('because of 9 High vulnerabilities');
+    expect(response.status.message).toContain('the image has 9 High, 6 Medium, 44 Low in all');
     expect(response.status.message).toMatch(/CVE-\d{4}-\d+/);
     expect(response.status.message).toContain('exemption');
     const event = await eventFor(uid);

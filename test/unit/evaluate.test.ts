@@ -21,7 +21,8 @@ describe('decisions', () => {
     expect(r.decision).toBe('Denied');
     expect(r.message).toContain('docker.io/library/nginx:1.25');
     expect(r.message).toContain('"deny-critical"');
-    expect(r.message).toContain('1 Critical, 1 High, 1 Medium, 1 Low');
+    expect(r.message).toContain('because of 1 Critical vulnerabilities: CVE-2023-38545');
+    expect(r.message).toContain('the image has 1 Critical, 1 High, 1 Medium, 1 Low in all');
     expect(r.message).toContain('CVE-2023-38545');
     expect(r.message).toMatch(/exemption/);
     expect(r.images[0]!.triggeredRules[0]!.vulnerabilities.map((v) => v.id)).toEqual(['CVE-2023-38545']);
@@ -309,5 +310,29 @@ describe('bad references', () => {
     });
     expect(r.decision).toBe('Denied');
     expect(r.images[0]!.notes[0]).toContain('could not be parsed');
+  });
+});
+
+describe('warnings', () => {
+  it('count what triggered the rule, not the whole image, and never split an id', () => {
+    const many = scan(NGINX, D1, [
+      ...Array.from({ length: 30 }, (_, i) => vuln(`CVE-2024-${10000 + i}`, 'High')),
+      vuln('CVE-2023-5678', 'Medium'),
+    ]);
+    const r = run({
+      object: web(),
+      rules: [
+        rule({
+          name: 'audit-high-with-a-long-descriptive-name',
+          action: 'Audit',
+          conditions: { severities: ['High'] },
+        }),
+      ],
+      scans: { [NGINX]: many },
+    });
+    expect(r.warnings[0]).toContain('30 High (');
+    expect(r.warnings[0]).not.toContain('Medium');
+    expect(r.warnings[0]!.length).toBeLessThanOrEqual(120);
+    expect(r.warnings[0]).toMatch(/(CVE-\d{4}-\d{5}|more\))…?$/);
   });
 });
