@@ -3,28 +3,28 @@
  * with their scans already looked up, and the compiled rules, it returns the decision as
  * data — it never throws to say no.
  */
-import {
-  type Action,
-  type AppliedExemption,
-  type Cluster,
-  compareSeverity,
-  countSeverities,
-  type Decision,
-  type ImageResult,
-  type ImageScan,
-  type ImageScanState,
-  type TriggeredRule,
-  type Vulnerability,
+import type {
+  Action,
+  AppliedExemption,
+  Cluster,
+  Decision,
+  ImageResult,
+  ImageScan,
+  ImageScanState,
+  TriggeredRule,
 } from './domain.js';
 import type { ImageRef } from './image-ref.js';
 import { type DecisionText, describeDecision } from './messages.js';
+import { ruleHits } from './rule-hits.js';
 import {
   type CompiledRule,
   type CompiledRuleSet,
-  findCveExemption,
   findImageExemption,
   type ImageSubject,
-  scopeMatches,
+  imageScopeMatches,
+  type WorkloadSubject,
+  workloadScopeMatches,
+  workloadSubject,
 } from './ruleset.js';
 import type { ContainerImage, Workload } from './workload.js';
 
@@ -53,8 +53,6 @@ export interface Evaluation extends DecisionText {
   images: ImageResult[];
 }
 
-/** How many triggering vulnerabilities an event keeps per rule and image. */
-const MAX_RECORDED_VULNS = 20;
 const DAY_MS = 86_400_000;
 
 const ACTION_RANK = { Allow: 0, Audit: 1, Deny: 2 } as const;
@@ -65,12 +63,25 @@ function stricter(a: ImageAction, b: ImageAction): ImageAction {
 }
 
 /** The scan state a rule sees: `Stale` when older than the rule's `maxScanAgeDays`. */
-function scanStateFor(rule: CompiledRule, scan: ImageScan | null, nowMs: number): ImageScanState {
+function scanStateFor(rule: CompiledRule, image: ResolvedImage, nowMs: number): ImageScanState {
+  const scan = image.scan;
   if (scan === null) return 'NotFound';
   if (scan.status !== 'Scanned') return scan.status;
   const maxAge = rule.rule.maxScanAgeDays;
-  if (maxAge !== undefined && nowMs - Date.parse(scan.scannedAt) > maxAge * DAY_MS) return 'Stale';
+  if (maxAge !== undefined && nowMs - scannedAtMs(scan) > maxAge * DAY_MS) return 'Stale';
   return 'Scanned';
+}
+
+const scanTimes = new WeakMap<ImageScan, number>();
+
+/** A scan's time in epoch ms, parsed once per scan object. */
+function scannedAtMs(scan: ImageScan): number {
+  let ms = scanTimes.get(scan);
+  if (ms === undefined) {
+    ms = Date.parse(scan.scannedAt);
+    scanTimes.set(scan, ms);
+  }
+  return ms;
 }
 
 function effectiveAction(rule: CompiledRule, nowMs: number): Action {
@@ -79,128 +90,57 @@ function effectiveAction(rule: CompiledRule, nowMs: number): Action {
   return rule.action;
 }
 
-/** A scan's active vulnerabilities indexed by severity and id, built once per scan object. */
-interface ScanIndex {
-  active: Vulnerability[];
-  bySeverity: Map<string, Vulnerability[]>;
-  byId: Map<string, Vulnerability[]>;
-}
-
-const indexes = new WeakMap<ImageScan, ScanIndex>();
-
-function indexScan(scan: ImageScan): ScanIndex {
-  let index = indexes.get(scan);
-  if (index !== undefined) return index;
-  index = { active: [], bySeverity: new Map(), byId: new Map() };
-  for (const v of scan.vulnerabilities) {
-    if (v.state !== undefined && v.state !== 'Active') continue;
-    index.active.push(v);
-    const id = v.id.toUpperCase();
-    const sameSeverity = index.bySeverity.get(v.severity);
-    if (sameSeverity === undefined) index.bySeverity.set(v.severity, [v]);
-    else sameSeverity.push(v);
-    const sameId = index.byId.get(id);
-    if (sameId === undefined) index.byId.set(id, [v]);
-    else sameId.push(v);
-  }
-  indexes.set(scan, index);
-  return index;
-}
-
-/**
- * The vulnerabilities meeting any of the rule's conditions, found through the scan's index so
- * that a rule costs what it matches, not what the image carries.
- */
-function candidates(rule: CompiledRule, index: ScanIndex): Vulnerability[] {
-  const c = rule.rule.conditions;
-  const found = new Set<Vulnerability>();
-  for (const s of rule.severities) for (const v of index.bySeverity.get(s) ?? []) found.add(v);
-  for (const id of rule.cves) for (const v of index.byId.get(id) ?? []) found.add(v);
-  if (c.minCvss !== undefined) {
-    for (const v of index.active) if (v.cvss !== undefined && v.cvss >= c.minCvss) found.add(v);
-  }
-  if (c.fixAvailableOnly !== true) return [...found];
-  return [...found].filter((v) => v.fixAvailable === true);
-}
-
-/** Applies one rule to one image; returns what it triggered, exemptions used and notes. */
+/** Applies one rule to one image, adding what it triggered, the exemptions used and notes. */
 function applyRule(
   rule: CompiledRule,
   image: ResolvedImage,
   nowMs: number,
   out: { triggeredRules: TriggeredRule[]; exemptions: AppliedExemption[]; notes: string[] },
 ): void {
-  const name = rule.rule.name;
-  const state = scanStateFor(rule, image.scan, nowMs);
+  const state = scanStateFor(rule, image, nowMs);
   const action = effectiveAction(rule, nowMs);
-  const base = {
-    ruleId: rule.rule.id,
-    ruleName: name,
-    action,
-    configuredAction: rule.action,
-    enforceFrom: action !== rule.action ? rule.rule.enforceFrom : undefined,
-  };
+  const enforceFrom = action !== rule.action ? rule.rule.enforceFrom : undefined;
+  // Plain object literals below: spreading a shared base costs microseconds per object.
   if (state !== 'Scanned') {
     if (rule.rule.applyToUnscannedImages) {
       out.triggeredRules.push({
-        ...base,
+        ruleId: rule.rule.id,
+        ruleName: rule.rule.name,
+        action,
+        configuredAction: rule.action,
+        enforceFrom,
         reason: 'Unscanned',
         scanState: state,
         vulnerabilities: [],
         vulnerabilityCount: 0,
       });
     } else {
-      out.notes.push(`not gated by rule "${name}": no usable scan (${state})`);
+      out.notes.push(`not gated by rule "${rule.rule.name}": no usable scan (${state})`);
     }
     return;
   }
-  const hits: Vulnerability[] = [];
-  const exempted = new Map<string, { exemption: AppliedExemption; cves: Set<string> }>();
-  for (const v of candidates(rule, indexScan(image.scan!))) {
-    const ex = findCveExemption(rule, v.id, nowMs);
-    if (ex !== undefined) {
-      const e = ex.source;
-      let entry = exempted.get(e.id);
-      if (entry === undefined) {
-        entry = {
-          exemption: {
-            ruleId: rule.rule.id,
-            ruleName: name,
-            exemptionId: e.id,
-            type: e.type,
-            value: e.value,
-            expiresOn: e.expiresOn,
-          },
-          cves: new Set(),
-        };
-        exempted.set(e.id, entry);
-      }
-      entry.cves.add(v.id);
-      continue;
-    }
-    hits.push(v);
-  }
-  for (const { exemption, cves } of exempted.values()) out.exemptions.push({ ...exemption, cves: [...cves] });
-  if (hits.length === 0) return;
-  hits.sort((a, b) => compareSeverity(a.severity, b.severity) || a.id.localeCompare(b.id));
-  const seen = new Set<string>();
-  const listed: TriggeredRule['vulnerabilities'] = [];
-  for (const v of hits) {
-    if (seen.has(v.id) || listed.length >= MAX_RECORDED_VULNS) continue;
-    seen.add(v.id);
-    listed.push({ id: v.id, severity: v.severity, package: v.package });
-  }
-  const counts = countSeverities(hits);
+  const hits = ruleHits(rule, image.scan!, nowMs);
+  for (const e of hits.exemptions) out.exemptions.push(e);
+  if (hits.count === 0) return;
   out.triggeredRules.push({
-    ...base,
+    ruleId: rule.rule.id,
+    ruleName: rule.rule.name,
+    action,
+    configuredAction: rule.action,
+    enforceFrom,
     reason: 'Vulnerabilities',
-    vulnerabilities: listed,
-    vulnerabilityCount: counts.Critical + counts.High + counts.Medium + counts.Low + counts.Negligible,
-    counts,
+    vulnerabilities: hits.vulnerabilities,
+    vulnerabilityCount: hits.count,
+    counts: hits.counts,
   });
 }
 
-function evaluateImage(input: EvaluationInput, image: ResolvedImage, nowMs: number): ImageResult {
+function evaluateImage(
+  base: WorkloadSubject,
+  rules: readonly CompiledRule[],
+  image: ResolvedImage,
+  nowMs: number,
+): ImageResult {
   const { container, ref, scan } = image;
   const result: ImageResult = {
     container: container.container,
@@ -219,15 +159,21 @@ function evaluateImage(input: EvaluationInput, image: ResolvedImage, nowMs: numb
   };
   if (ref === null) result.notes.push('image reference could not be parsed; treated as never scanned');
   const subject: ImageSubject = {
-    workload: input.workload,
-    cluster: input.cluster,
+    workload: base.workload,
+    cluster: base.cluster,
+    clusterName: base.clusterName,
+    namespace: base.namespace,
+    podName: base.podName,
+    deployment: base.deployment,
+    podLabels: base.podLabels,
+    labels: base.labels,
     reference: result.reference.toLowerCase(),
-    registry: ref?.registry ?? '',
-    repository: ref?.repository ?? '',
-    digest: image.digest,
+    registry: ref?.registry.toLowerCase() ?? '',
+    repository: ref?.repository.toLowerCase() ?? '',
+    digest: image.digest?.toLowerCase(),
   };
-  for (const rule of input.ruleSet.rules) {
-    if (!scopeMatches(rule, subject)) continue;
+  for (const rule of rules) {
+    if (!imageScopeMatches(rule, subject)) continue;
     const ex = findImageExemption(rule, subject, nowMs);
     if (ex !== undefined) {
       const e = ex.source;
@@ -253,9 +199,19 @@ function evaluateImage(input: EvaluationInput, image: ResolvedImage, nowMs: numb
  */
 export function evaluate(input: EvaluationInput): Evaluation {
   const nowMs = input.now.getTime();
-  const images = input.images.map((image) => evaluateImage(input, image, nowMs));
+  // Most of a scope is about the workload, the same for each of its containers: check it once.
+  const subject = workloadSubject(input.workload, input.cluster);
+  const rules = input.ruleSet.rules.filter((rule) => workloadScopeMatches(rule, subject));
+  const images = input.images.map((image) => evaluateImage(subject, rules, image, nowMs));
   let worst: ImageAction = 'Allow';
   for (const image of images) if (image.gated) worst = stricter(worst, image.action);
   const decision: Decision = worst === 'Deny' ? 'Denied' : worst === 'Audit' ? 'Audited' : 'Allowed';
-  return { decision, images, ...describeDecision(decision, input.workload, images) };
+  const text = describeDecision(decision, input.workload, images);
+  return {
+    decision,
+    images,
+    message: text.message,
+    warnings: text.warnings,
+    auditAnnotations: text.auditAnnotations,
+  };
 }

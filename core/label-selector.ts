@@ -96,6 +96,24 @@ export function parseLabelSelector(selector: string): LabelSelector {
   });
 }
 
+/** Labels with keys and values lower-cased, the form `matchesLowered` compares. */
+export type LoweredLabels = ReadonlyMap<string, string>;
+
+/** Lower-cases a label set (the evaluator does this once per request). */
+export function lowerLabels(labels: Readonly<Record<string, string>>): LoweredLabels {
+  const map = new Map<string, string>();
+  for (const key in labels) map.set(key.toLowerCase(), labels[key]!.toLowerCase());
+  return map;
+}
+
+/** The selector with keys and values lower-cased, for case-insensitive matching. */
+export function lowerSelector(selector: LabelSelector): LabelSelector {
+  return selector.map(
+    (r) =>
+      ({ ...r, key: r.key.toLowerCase(), values: r.values.map((v) => v.toLowerCase()) }) as LabelRequirement,
+  );
+}
+
 /**
  * True when the labels satisfy every requirement. Keys and values compare
  * case-insensitively, as all Portcullis matching does.
@@ -104,11 +122,14 @@ export function matchesLabelSelector(
   selector: LabelSelector,
   labels: Readonly<Record<string, string>>,
 ): boolean {
-  const lower = new Map<string, string>();
-  for (const [k, v] of Object.entries(labels)) lower.set(k.toLowerCase(), v.toLowerCase());
+  return matchesLowered(lowerSelector(selector), lowerLabels(labels));
+}
+
+/** `matchesLabelSelector` for a selector and labels already lower-cased (the evaluator's hot path). */
+export function matchesLowered(selector: LabelSelector, labels: LoweredLabels): boolean {
   return selector.every((req) => {
-    const value = lower.get(req.key.toLowerCase());
-    const wanted = req.values.map((v) => v.toLowerCase());
+    const value = labels.get(req.key);
+    const wanted: readonly string[] = req.values;
     switch (req.op) {
       case 'exists':
         return value !== undefined;

@@ -23,19 +23,39 @@ function clip(text: string, max: number): string {
   return `${text.slice(0, cut > max / 2 ? cut : max - 1).replace(/[,;:(\s]+$/, '')}…`;
 }
 
+// Counts and vulnerability lists are shared, immutable objects (scans and cached rule hits),
+// so their text is built once per object rather than once per admission.
+const countsText = new WeakMap<SeverityCounts, string>();
+const cveText = new WeakMap<object, Map<number, string>>();
+
 /** "2 Critical, 5 High" — the non-zero counts, most severe first. */
 export function formatCounts(counts: SeverityCounts | undefined): string {
   if (counts === undefined) return 'no scan';
-  const parts = (['Critical', 'High', 'Medium', 'Low'] as const)
-    .filter((s) => counts[s] > 0)
-    .map((s) => `${counts[s]} ${s}`);
-  return parts.length === 0 ? 'no vulnerabilities' : parts.join(', ');
+  let text = countsText.get(counts);
+  if (text === undefined) {
+    const parts = (['Critical', 'High', 'Medium', 'Low'] as const)
+      .filter((s) => counts[s] > 0)
+      .map((s) => `${counts[s]} ${s}`);
+    text = parts.length === 0 ? 'no vulnerabilities' : parts.join(', ');
+    countsText.set(counts, text);
+  }
+  return text;
 }
 
 function cveList(rule: TriggeredRule, max: number): string {
-  const ids = rule.vulnerabilities.slice(0, max).map((v) => v.id);
-  const more = rule.vulnerabilityCount - ids.length;
-  return more > 0 ? `${ids.join(', ')} (+${more} more)` : ids.join(', ');
+  let byMax = cveText.get(rule.vulnerabilities);
+  if (byMax === undefined) {
+    byMax = new Map();
+    cveText.set(rule.vulnerabilities, byMax);
+  }
+  let text = byMax.get(max);
+  if (text === undefined) {
+    const ids = rule.vulnerabilities.slice(0, max).map((v) => v.id);
+    const more = rule.vulnerabilityCount - ids.length;
+    text = more > 0 ? `${ids.join(', ')} (+${more} more)` : ids.join(', ');
+    byMax.set(max, text);
+  }
+  return text;
 }
 
 function shortDigest(digest: string | undefined): string {
@@ -57,25 +77,37 @@ function why(rule: TriggeredRule, image: ImageResult): string {
   return `of ${formatCounts(rule.counts ?? image.counts)} vulnerabilities: ${cveList(rule, CVES_IN_MESSAGE)} (the image has ${formatCounts(image.counts)} in all)`;
 }
 
+/** How many further Deny rules an image's line names before counting the rest. */
+const OTHER_RULES_NAMED = 3;
+
 function denyMessage(workload: Workload, images: readonly ImageResult[]): string {
   const parts: string[] = [];
   const denyRules = new Set<string>();
   for (const image of images) {
     if (!image.gated || image.action !== 'Deny') continue;
-    for (const rule of image.triggeredRules) {
-      if (rule.action !== 'Deny') continue;
-      denyRules.add(rule.ruleName);
-      parts.push(
-        `image ${image.reference}${shortDigest(image.digest)} is denied by rule "${rule.ruleName}" because ${why(rule, image)}`,
-      );
+    // One line per image: the first Deny rule in full, the others by name, so that a
+    // workload under many rules still gets a message a person can read.
+    const denying = image.triggeredRules.filter((r) => r.action === 'Deny');
+    const first = denying[0]!;
+    for (const r of denying) denyRules.add(r.ruleName);
+    let line = `image ${image.reference}${shortDigest(image.digest)} is denied by rule "${first.ruleName}" because ${why(first, image)}`;
+    if (denying.length > 1) {
+      const others = denying.slice(1, 1 + OTHER_RULES_NAMED).map((r) => `"${r.ruleName}"`);
+      const more = denying.length - 1 - others.length;
+      line += `, and by ${others.join(', ')}${more > 0 ? ` and ${more} more rules` : ''}`;
     }
+    parts.push(line);
   }
   const where = workload.namespace === '' ? '' : ` in namespace ${workload.namespace}`;
-  const rules = [...denyRules].map((r) => `"${r}"`).join(', ');
+  const names = [...denyRules];
+  const rules =
+    names.length <= OTHER_RULES_NAMED + 1
+      ? `rule ${names.map((r) => `"${r}"`).join(', ')}`
+      : `the rules above (${names.length} in all)`;
   return (
     `Portcullis denied ${workload.kind} ${workload.name}${where}: ${parts.join('; ')}. ` +
     'To deploy, use an image built on patched packages, or ask your security team for an exemption ' +
-    `on rule ${rules} (for a CVE, this image digest, or this namespace).`
+    `on ${rules} (for a CVE, this image digest, or this namespace).`
   );
 }
 
@@ -100,20 +132,19 @@ export function describeDecision(
 ): DecisionText {
   const warnings: string[] = [];
   const ruleNames = new Set<string>();
+  let findings = 0;
   for (const image of images) {
     if (!image.gated) continue;
     for (const rule of image.triggeredRules) {
       ruleNames.add(rule.ruleName);
-      if (rule.action === 'Audit') warnings.push(warningLine(image, rule));
+      if (rule.action !== 'Audit') continue;
+      // Only the lines that will be kept are built.
+      if (++findings <= MAX_WARNINGS) warnings.push(warningLine(image, rule));
     }
   }
-  if (warnings.length > MAX_WARNINGS) {
-    const more = warnings.length - (MAX_WARNINGS - 1);
-    warnings.splice(
-      MAX_WARNINGS - 1,
-      warnings.length,
-      `Portcullis: ${more} more findings; see admission monitoring`,
-    );
+  if (findings > MAX_WARNINGS) {
+    warnings.length = MAX_WARNINGS - 1;
+    warnings.push(`Portcullis: ${findings - (MAX_WARNINGS - 1)} more findings; see admission monitoring`);
   }
   const message =
     decision === 'Denied'

@@ -4,7 +4,14 @@
  */
 import type { Action, Cluster, Exemption, ExemptionMatch, Match, Rule, RuleSeverity } from './domain.js';
 import { parseImageRef } from './image-ref.js';
-import { type LabelSelector, matchesLabelSelector, parseLabelSelector } from './label-selector.js';
+import {
+  type LabelSelector,
+  type LoweredLabels,
+  lowerLabels,
+  lowerSelector,
+  matchesLowered,
+  parseLabelSelector,
+} from './label-selector.js';
 import type { Workload } from './workload.js';
 
 interface CompiledResource {
@@ -29,7 +36,10 @@ export interface CompiledRule {
   enforceFromMs?: number;
   severities: ReadonlySet<RuleSeverity>;
   cves: ReadonlySet<string>;
-  resources: CompiledResource[];
+  /** Scopes on the workload (cluster, namespace, pod, deployment, labels): checked once per request. */
+  workloadResources: CompiledResource[];
+  /** Scopes on the image reference: checked per image. */
+  imageResources: CompiledResource[];
   cveExemptions: CompiledExemption[];
   imageExemptions: CompiledExemption[];
 }
@@ -74,6 +84,15 @@ function compileImageValue(match: Match, value: string): string {
   return value.toLowerCase();
 }
 
+function compileResource(r: Rule['scope']['resources'][number]): CompiledResource {
+  return {
+    type: r.type,
+    match: r.match,
+    value: r.type === 'Image' ? compileImageValue(r.match, r.value) : r.value.toLowerCase(),
+    selector: r.type === 'LabelSelector' ? lowerSelector(parseLabelSelector(r.value)) : undefined,
+  };
+}
+
 /** Compiles the enabled rules; disabled rules never apply and are left out. */
 export function compileRuleSet(rules: readonly Rule[]): CompiledRuleSet {
   const compiled = rules
@@ -85,12 +104,8 @@ export function compileRuleSet(rules: readonly Rule[]): CompiledRuleSet {
         enforceFromMs: rule.enforceFrom === undefined ? undefined : startOfDayUtc(rule.enforceFrom),
         severities: new Set(rule.conditions.severities),
         cves: new Set(rule.conditions.cves.map((c) => c.toUpperCase())),
-        resources: rule.scope.resources.map((r) => ({
-          type: r.type,
-          match: r.match,
-          value: r.type === 'Image' ? compileImageValue(r.match, r.value) : r.value.toLowerCase(),
-          selector: r.type === 'LabelSelector' ? parseLabelSelector(r.value) : undefined,
-        })),
+        workloadResources: rule.scope.resources.filter((r) => r.type !== 'Image').map(compileResource),
+        imageResources: rule.scope.resources.filter((r) => r.type === 'Image').map(compileResource),
         cveExemptions: rule.exemptions.filter((e) => e.type === 'CVE').map(compileExemption),
         imageExemptions: rule.exemptions.filter((e) => e.type !== 'CVE').map(compileExemption),
       }),
@@ -128,15 +143,38 @@ export function matchString(match: Match, subject: string | undefined, value: st
   }
 }
 
-/** What a rule's scope and exemptions are matched against, for one image of one workload. */
-export interface ImageSubject {
+/** What a rule's scope matches against, for one workload: lower-cased once per request. */
+export interface WorkloadSubject {
   workload: Workload;
   cluster: Cluster;
-  /** Lower-cased normalized reference. */
+  clusterName: string;
+  namespace: string;
+  podName: string;
+  deployment?: string;
+  podLabels: LoweredLabels;
+  labels: LoweredLabels;
+}
+
+/** A workload subject plus one of its images (all lower-cased). */
+export interface ImageSubject extends WorkloadSubject {
   reference: string;
   registry: string;
   repository: string;
   digest?: string;
+}
+
+/** Builds the subject of a request once, so that no rule lower-cases the same string again. */
+export function workloadSubject(workload: Workload, cluster: Cluster): WorkloadSubject {
+  return {
+    workload,
+    cluster,
+    clusterName: cluster.name.toLowerCase(),
+    namespace: workload.namespace.toLowerCase(),
+    podName: workload.podName.toLowerCase(),
+    deployment: workload.deployment?.toLowerCase(),
+    podLabels: lowerLabels(workload.podLabels),
+    labels: lowerLabels(workload.labels),
+  };
 }
 
 /** True when the rule's cloud scope covers the cluster (no cloud scope = every cluster). */
@@ -149,22 +187,18 @@ export function cloudScopeMatches(rule: Rule, cluster: Cluster): boolean {
   return cloud.accounts.some((a) => a.toLowerCase() === account);
 }
 
-function resourceMatches(r: CompiledResource, s: ImageSubject): boolean {
-  const w = s.workload;
+function resourceMatches(r: CompiledResource, s: WorkloadSubject): boolean {
   switch (r.type) {
     case 'Cluster':
-      return matchString(r.match, s.cluster.name.toLowerCase(), r.value);
+      return matchString(r.match, s.clusterName, r.value);
     case 'Namespace':
-      return matchString(r.match, w.namespace.toLowerCase(), r.value);
+      return matchString(r.match, s.namespace, r.value);
     case 'Pod':
-      return matchString(r.match, w.podName.toLowerCase(), r.value);
+      return matchString(r.match, s.podName, r.value);
     case 'Deployment':
-      return matchString(r.match, w.deployment?.toLowerCase(), r.value);
-    case 'Image':
-      return matchString(r.match, s.reference, r.value);
+      return matchString(r.match, s.deployment, r.value);
     case 'LabelSelector': {
-      const hit =
-        matchesLabelSelector(r.selector!, w.podLabels) || matchesLabelSelector(r.selector!, w.labels);
+      const hit = matchesLowered(r.selector!, s.podLabels) || matchesLowered(r.selector!, s.labels);
       return r.match === 'NotEquals' ? !hit : hit;
     }
     default:
@@ -174,23 +208,36 @@ function resourceMatches(r: CompiledResource, s: ImageSubject): boolean {
 
 /** True when every resource scope of the rule holds for the image (AND), and its cloud scope too. */
 export function scopeMatches(rule: CompiledRule, s: ImageSubject): boolean {
-  return cloudScopeMatches(rule.rule, s.cluster) && rule.resources.every((r) => resourceMatches(r, s));
+  return workloadScopeMatches(rule, s) && imageScopeMatches(rule, s);
+}
+
+/** The part of the scope that does not depend on the image: the same for every container. */
+export function workloadScopeMatches(rule: CompiledRule, s: WorkloadSubject): boolean {
+  if (!cloudScopeMatches(rule.rule, s.cluster)) return false;
+  for (const r of rule.workloadResources) if (!resourceMatches(r, s)) return false;
+  return true;
+}
+
+/** The part of the scope on the image reference. */
+export function imageScopeMatches(rule: CompiledRule, s: ImageSubject): boolean {
+  for (const r of rule.imageResources) if (!matchString(r.match, s.reference, r.value)) return false;
+  return true;
 }
 
 function exemptionSubject(e: Exemption['type'], s: ImageSubject): string | undefined {
   switch (e) {
     case 'Deployment':
-      return s.workload.deployment?.toLowerCase();
+      return s.deployment;
     case 'Image':
-      return s.digest?.toLowerCase();
+      return s.digest;
     case 'Namespace':
-      return s.workload.namespace.toLowerCase();
+      return s.namespace;
     case 'Pod':
-      return s.workload.podName.toLowerCase();
+      return s.podName;
     case 'Registry':
-      return s.registry.toLowerCase();
+      return s.registry;
     case 'Repository':
-      return s.repository.toLowerCase();
+      return s.repository;
     default:
       return undefined;
   }

@@ -90,6 +90,9 @@ export async function startEmulatorProcess(env: Record<string, string> = {}): Pr
         {
           method,
           ca,
+          // A fresh connection per request: the server may close one after an early error
+          // answer (a 413 before the body is read), and a pooled socket would then hang up.
+          agent: false,
           headers: {
             ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
             ...(key !== null ? { authorization: `Bearer ${key}` } : {}),
