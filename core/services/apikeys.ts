@@ -12,7 +12,7 @@ export interface Principal {
 }
 
 export class ApiKeyService {
-  private readonly byHash: TtlCache<string, ApiKeyRecord | null>;
+  private readonly byKey: TtlCache<string, ApiKeyRecord | null>;
 
   constructor(
     private readonly store: ApiKeyStore,
@@ -20,7 +20,7 @@ export class ApiKeyService {
     private readonly logger: Logger,
     cacheTtlMs: number,
   ) {
-    this.byHash = new TtlCache(cacheTtlMs, 1000, clock);
+    this.byKey = new TtlCache(cacheTtlMs, 1000, clock);
   }
 
   /** Creates a key; the returned `key` is the only time it is shown. */
@@ -45,15 +45,14 @@ export class ApiKeyService {
 
   async delete(id: string, actor: string): Promise<void> {
     await this.store.delete(id);
-    this.byHash.clear();
+    this.byKey.clear();
     this.logger.info('API key deleted', { id, actor });
   }
 
   /** The principal a bearer key belongs to, or null. */
   async authenticate(key: string): Promise<Principal | null> {
     if (key.length < 16 || key.length > 256) return null;
-    const hash = await hashSecret(key);
-    const record = await this.byHash.getOrLoad(hash, () => this.store.findByHash(hash));
+    const record = await this.byKey.getOrLoad(key, async () => this.store.findByHash(await hashSecret(key)));
     return record === null ? null : { id: record.id, name: record.name, role: record.role };
   }
 
@@ -73,7 +72,7 @@ export class ApiKeyService {
       keyHash: await hashSecret(key),
     };
     await this.store.create(record);
-    this.byHash.clear();
+    this.byKey.clear();
     this.logger.info('API key created', { id: record.id, name, role, actor });
     return { ...publicKey(record), key };
   }

@@ -91,8 +91,10 @@ export class ClusterService {
   /** The cluster a webhook token belongs to, or null. */
   async authenticate(token: string): Promise<Cluster | null> {
     if (!/^pct_[A-Za-z0-9_-]{43}$/.test(token)) return null;
-    const hash = await hashSecret(token);
-    const record = await this.byToken.getOrLoad(hash, () => this.registry.findByTokenHash(hash));
+    // Keyed by the token itself: hashing it is the costly part of a cache hit.
+    const record = await this.byToken.getOrLoad(token, async () =>
+      this.registry.findByTokenHash(await hashSecret(token)),
+    );
     return record === null ? null : publicCluster(record);
   }
 

@@ -47,6 +47,12 @@ export interface SqliteAdmissionLogOptions {
 export class SqliteAdmissionLog implements AdmissionLog {
   private readonly stmts;
   private lastRetentionRun = Number.NEGATIVE_INFINITY;
+  private pending: {
+    event: AdmissionEvent;
+    timeMs: number;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
 
   constructor(
     private readonly db: Db,
@@ -68,34 +74,69 @@ export class SqliteAdmissionLog implements AdmissionLog {
     };
   }
 
-  /** Stores an event as given (the caller decides whether dry runs are recorded). */
-  async record(event: AdmissionEvent): Promise<void> {
+  /**
+   * Stores an event as given (the caller decides whether dry runs are recorded). Events
+   * recorded in the same tick share one transaction (group commit): under load that is one
+   * fsync and one index walk for many admissions. Each caller's promise settles with its own
+   * event's outcome.
+   */
+  record(event: AdmissionEvent): Promise<void> {
     const timeMs = toMillis(event.time, 'time');
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ event, timeMs, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Writes every pending event now (also called on close). */
+  flush(): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
     this.applyRetention();
-    const { insert, insertImage, insertRule } = this.stmts;
     try {
       writeTx(this.db, () => {
-        insert.run(
-          event.id,
-          timeMs,
-          event.uid,
-          event.cluster,
-          event.namespace,
-          event.decision,
-          JSON.stringify(event),
-        );
-        for (const image of event.images) {
-          // Lower-cased here so the filters compare case-insensitively and still use the indexes.
-          insertImage.run(event.id, image.reference.toLowerCase(), image.digest?.toLowerCase() ?? '');
-          for (const rule of image.triggeredRules) {
-            insertRule.run(event.id, rule.ruleId.toLowerCase(), timeMs);
-            insertRule.run(event.id, rule.ruleName.toLowerCase(), timeMs);
+        for (const p of batch) this.insert(p.event, p.timeMs);
+      });
+      for (const p of batch) p.resolve();
+    } catch {
+      // One bad event (a duplicate id) must not cost the others: write them one by one.
+      for (const p of batch) {
+        try {
+          writeTx(this.db, () => this.insert(p.event, p.timeMs));
+          p.resolve();
+        } catch (e) {
+          try {
+            translateError(e, `admission event ${p.event.id}`);
+          } catch (translated) {
+            p.reject(translated);
           }
         }
-      });
-    } catch (e) {
-      translateError(e, `admission event ${event.id}`);
+      }
     }
+  }
+
+  private insert(event: AdmissionEvent, timeMs: number): void {
+    const { insert, insertImage, insertRule } = this.stmts;
+    insert.run(
+      event.id,
+      timeMs,
+      event.uid,
+      event.cluster,
+      event.namespace,
+      event.decision,
+      JSON.stringify(event),
+    );
+    const ruleKeys = new Set<string>();
+    for (const image of event.images) {
+      // Lower-cased here so the filters compare case-insensitively and still use the indexes.
+      insertImage.run(event.id, image.reference.toLowerCase(), image.digest?.toLowerCase() ?? '');
+      for (const rule of image.triggeredRules) {
+        ruleKeys.add(rule.ruleId.toLowerCase());
+        ruleKeys.add(rule.ruleName.toLowerCase());
+      }
+    }
+    for (const key of ruleKeys) insertRule.run(event.id, key, timeMs);
   }
 
   /**

@@ -68,6 +68,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     meta: new SqliteMetaStore(db),
     async close() {
       if (!db.open) return;
+      admissions.flush();
       try {
         // Lets SQLite refresh planner statistics for the indexes this session used.
         db.exec('PRAGMA optimize');
