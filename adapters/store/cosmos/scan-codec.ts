@@ -18,7 +18,7 @@ import {
   type Vulnerability,
 } from '../../../core/domain.js';
 import type { ImageSummary } from '../../../core/ports.js';
-import { encodeVulnerabilities, VulnerabilitiesColumn } from '../sqlite/vulnerability-codec.js';
+import { encodeVulnerabilities, VulnerabilitiesColumn } from '../common/vulnerability-codec.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);

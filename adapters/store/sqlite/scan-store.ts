@@ -21,7 +21,7 @@ import {
   translateError,
   writeTx,
 } from './database.js';
-import { encodeVulnerabilities, VulnerabilitiesColumn } from './vulnerability-codec.js';
+import { encodeVulnerabilities, VulnerabilitiesColumn } from '../common/vulnerability-codec.js';
 
 const SUMMARY_COLUMN_NAMES = [
   'registry',
