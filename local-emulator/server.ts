@@ -7,12 +7,12 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { openSqliteStore } from '../adapters/store/sqlite/index.js';
-import { type Logger, type Store, silentLogger } from '../core/ports.js';
+import { type Logger, silentLogger } from '../core/ports.js';
 import { newSecret } from '../core/secrets.js';
 import { createServices, type Services } from '../core/services/index.js';
 import { createApp } from '../functions/app.js';
 import { certificateNames, type EmulatorConfig } from './config.js';
+import { openStore } from './store.js';
 import { ensureTls } from './tls.js';
 
 export interface RunningEmulator {
@@ -37,22 +37,12 @@ export const jsonLogger: Logger = {
     console.error(JSON.stringify({ level: 'error', time: new Date().toISOString(), message, ...fields })),
 };
 
-function openStore(config: EmulatorConfig): Store {
-  if (config.store !== 'sqlite') {
-    throw new Error(`PORTCULLIS_STORE=${config.store} is not available in this build yet; use sqlite`);
-  }
-  return openSqliteStore({
-    path: join(config.dataDir, 'portcullis.db'),
-    retentionDays: config.retentionDays,
-  });
-}
-
 /** Starts the emulator; resolves once it listens. */
 export async function startEmulator(config: EmulatorConfig): Promise<RunningEmulator> {
   const logger = config.log === 'json' ? jsonLogger : silentLogger;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const tls = ensureTls(join(config.dataDir, 'tls'), certificateNames(config));
-  const store = openStore(config);
+  const store = await openStore(config);
   const services = createServices(store, {
     logger,
     cacheTtlMs: config.cacheTtlMs,

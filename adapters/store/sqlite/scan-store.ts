@@ -10,6 +10,7 @@ import {
   SeverityCountsSchema,
 } from '../../../core/domain.js';
 import type { ImageListQuery, ImageSummary, Page, ScanStore } from '../../../core/ports.js';
+import { encodeVulnerabilities, VulnerabilitiesColumn } from '../common/vulnerability-codec.js';
 import {
   type Db,
   decodeCursor,
@@ -21,7 +22,6 @@ import {
   translateError,
   writeTx,
 } from './database.js';
-import { encodeVulnerabilities, VulnerabilitiesColumn } from '../common/vulnerability-codec.js';
 
 const SUMMARY_COLUMN_NAMES = [
   'registry',
