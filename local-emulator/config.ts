@@ -2,19 +2,15 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseEnv, ServiceEnvSchema, type StoreName } from '../functions/config.js';
 
-const EnvSchema = z.object({
+const EnvSchema = ServiceEnvSchema.extend({
   PORTCULLIS_DATA_DIR: z.string().min(1).default('./.portcullis'),
   PORTCULLIS_PORT: z.coerce.number().int().min(0).max(65535).default(8443),
   PORTCULLIS_HOST: z.string().min(1).default('0.0.0.0'),
   PORTCULLIS_PUBLIC_URL: z.url({ protocol: /^https$/ }).optional(),
   PORTCULLIS_TLS_SANS: z.string().default(''),
   PORTCULLIS_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
-  PORTCULLIS_STORE: z.enum(['sqlite', 'dynamodb', 'cosmos', 'firestore']).default('sqlite'),
-  PORTCULLIS_FAIL_MODE: z.enum(['error', 'open', 'closed']).default('error'),
-  PORTCULLIS_DEADLINE_MS: z.coerce.number().int().min(10).max(30_000).default(2000),
-  PORTCULLIS_CACHE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  PORTCULLIS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   PORTCULLIS_JOB_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
   PORTCULLIS_LOG: z.enum(['json', 'silent']).default('json'),
 });
@@ -28,7 +24,7 @@ export interface EmulatorConfig {
   /** Extra DNS names or IPs for the server certificate. */
   tlsSans: string[];
   adminKey?: string;
-  store: 'sqlite' | 'dynamodb' | 'cosmos' | 'firestore';
+  store: StoreName;
   failMode: 'error' | 'open' | 'closed';
   deadlineMs: number;
   cacheTtlMs: number;
@@ -39,12 +35,7 @@ export interface EmulatorConfig {
 
 /** Parses the environment; throws an Error naming each bad variable. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): EmulatorConfig {
-  const result = EnvSchema.safeParse(env);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = result.data;
+  const e = parseEnv(EnvSchema, env);
   return {
     dataDir: resolve(e.PORTCULLIS_DATA_DIR),
     port: e.PORTCULLIS_PORT,

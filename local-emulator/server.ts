@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from '../core/ports.js';
 import { newSecret } from '../core/secrets.js';
 import { createServices, type Services } from '../core/services/index.js';
 import { createApp } from '../functions/app.js';
+import { JOB_NAMES, runJob } from '../functions/jobs.js';
 import { certificateNames, type EmulatorConfig } from './config.js';
 import { openStore } from './store.js';
 import { ensureTls } from './tls.js';
@@ -65,11 +66,12 @@ export async function startEmulator(config: EmulatorConfig): Promise<RunningEmul
   }
 
   const jobs = async () => {
-    try {
-      await services.rules.expireExemptions();
-      await services.monitoring.purgeExpired();
-    } catch (error) {
-      logger.error('scheduled job failed', { error: String(error) });
+    for (const job of JOB_NAMES) {
+      try {
+        await runJob(job, services);
+      } catch (error) {
+        logger.error('scheduled job failed', { job, error: String(error) });
+      }
     }
   };
   await jobs();
