@@ -1,0 +1,122 @@
+/**
+ * The admission scenario every runtime must pass through its own entry points (Lambda function
+ * URL events, Azure HttpRequest, functions-framework): register a cluster, import a Trivy
+ * report, write rules, then Deny / Audit / unscanned / exemption / dryRun through the webhook.
+ *
+ * A runtime supplies `call`, which sends one HTTP request through its entry point.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { admissionReview, fixture, ROOT } from '../e2e/emulator.js';
+
+export interface CallResult {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: scenario steps read arbitrary JSON answers
+  json: any;
+  headers: Record<string, string>;
+}
+
+/**
+ * Sends a request through the runtime under test. `target` says which function serves it:
+ * `admin` for /api/v1 and /healthz, `webhook` for /admission/{token}.
+ */
+export type Call = (
+  target: 'admin' | 'webhook',
+  method: string,
+  path: string,
+  options?: { body?: string; apiKey?: string },
+) => Promise<CallResult>;
+
+const DEBIAN_DIGEST = `sha256:${'d'.repeat(64)}`;
+
+/** Runs the scenario; `apiKey` must be a SecurityAdmin key the runtime accepts. */
+export async function runAdmissionScenario(call: Call, apiKey: string): Promise<void> {
+  const admin = (method: string, path: string, body?: unknown) =>
+    call('admin', method, path, { apiKey, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  expect((await call('admin', 'GET', '/healthz')).status).toBe(200);
+  expect((await call('admin', 'GET', '/api/v1/rules')).status).toBe(401);
+
+  const cluster = await admin('POST', '/api/v1/clusters', {
+    name: `c-${Date.now()}`,
+    provider: 'aws',
+    account: '1',
+  });
+  expect(cluster.status).toBe(201);
+  const token: string = cluster.json.token;
+  expect(cluster.json.webhookUrl).toMatch(new RegExp(`/admission/${token}$`));
+  expect(cluster.json.webhookConfiguration).toContain('sideEffects: NoneOnDryRun');
+
+  const report = readFileSync(join(ROOT, 'test/fixtures/scans/trivy-legacy-debian-10.8.json'), 'utf8');
+  const image = encodeURIComponent(`debian:10.8@${DEBIAN_DIGEST}`);
+  const imported = await call('admin', 'POST', `/api/v1/findings:import?format=trivy&image=${image}`, {
+    apiKey,
+    body: report,
+  });
+  expect(imported.json).toEqual({ images: 1, vulnerabilities: 93 });
+
+  const rules = [
+    {
+      name: 'scenario-deny-high',
+      action: 'Deny',
+      scope: { resources: [{ type: 'Namespace', match: 'StartsWith', value: 'team-' }] },
+      conditions: { severities: ['High'] },
+      exemptions: [{ type: 'Namespace', match: 'Equals', value: 'team-exempt', reason: 'migration' }],
+    },
+    {
+      name: 'scenario-deny-unscanned',
+      action: 'Deny',
+      scope: { resources: [{ type: 'Namespace', match: 'Equals', value: 'strict' }] },
+      conditions: { severities: ['Critical'] },
+      applyToUnscannedImages: true,
+    },
+  ];
+  for (const rule of rules) {
+    const created = await admin('POST', '/api/v1/rules', rule);
+    // A store reused across runs may have it already; the scenario needs it as written.
+    if (created.status === 409)
+      expect((await admin('PUT', `/api/v1/rules/${rule.name}`, rule)).status).toBe(200);
+    else expect(created.status).toBe(201);
+  }
+
+  let n = 0;
+  const review = async (file: string, namespace: string, dryRun = false) => {
+    const uid = `scenario-${Date.now()}-${++n}`;
+    const body = JSON.stringify(admissionReview(fixture(file), { uid, namespace, dryRun }));
+    const res = await call('webhook', 'POST', `/admission/${token}`, { body });
+    expect(res.status).toBe(200);
+    expect(res.json.response.uid).toBe(uid);
+    return { uid, response: res.json.response };
+  };
+  const eventOf = async (uid: string) => (await admin('GET', `/api/v1/admissions?uid=${uid}`)).json.items[0];
+
+  const denied = await review('kubernetes/e2e/deployment-debian.json', 'team-a');
+  expect(denied.response).toMatchObject({ allowed: false, status: { code: 403 } });
+  expect(denied.response.status.message).toContain('"scenario-deny-high"');
+  expect((await eventOf(denied.uid)).decision).toBe('Denied');
+
+  const audited = await review('kubernetes/e2e/deployment-debian.json', 'default');
+  expect(audited.response.allowed).toBe(true);
+  expect(audited.response.warnings.join('\n')).toContain('default-audit-high-critical');
+
+  const exempt = await review('kubernetes/e2e/deployment-debian.json', 'team-exempt');
+  expect(exempt.response.allowed).toBe(true);
+  expect((await eventOf(exempt.uid)).images[0].exemptions[0].type).toBe('Namespace');
+
+  const unscanned = await review('kubernetes/e2e/deployment-unscanned.json', 'team-a');
+  expect(unscanned.response.allowed).toBe(true);
+  const strict = await review('kubernetes/e2e/deployment-unscanned.json', 'strict');
+  expect(strict.response.allowed).toBe(false);
+  expect(strict.response.status.message).toContain('(NotFound)');
+
+  const dry = await review('kubernetes/e2e/deployment-debian.json', 'team-a', true);
+  expect(dry.response.allowed).toBe(false);
+  expect(await eventOf(dry.uid)).toBeUndefined();
+
+  const unknown = await call('webhook', 'POST', `/admission/pct_${'x'.repeat(43)}`, { body: '{}' });
+  expect(unknown.status).toBe(401);
+  const malformed = await call('webhook', 'POST', `/admission/${token}`, { body: '{"apiVersion":' });
+  expect(malformed.status).toBe(400);
+  expect(malformed.json.error.code).toBe('invalid_argument');
+}
