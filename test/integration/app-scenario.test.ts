@@ -22,7 +22,7 @@ it('passes the admission scenario through app.fetch', async () => {
     return {
       status: res.status,
       json: text ? JSON.parse(text) : undefined,
-      headers: Object.fromEntries(res.headers),
+      headers: Object.fromEntries([...res.headers]),
     };
   }, key);
 });
