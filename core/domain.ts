@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseLabelSelector } from './label-selector.js';
+import { REGISTRY_KINDS } from './sync.js';
 
 export const SEVERITIES = ['Critical', 'High', 'Medium', 'Low', 'Negligible'] as const;
 export const SeveritySchema = z.enum(SEVERITIES);
@@ -421,6 +422,139 @@ export const ApiKeySchema = z.object({
 });
 export type ApiKey = z.infer<typeof ApiKeySchema>;
 export type ApiKeyRecord = ApiKey & { keyHash: string };
+
+export const RegistryKindSchema = z.enum(REGISTRY_KINDS);
+
+/** Registry connector names are used on the command line and in URLs: a DNS label. */
+export const RegistryNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'use lower-case letters, digits and "-" (a DNS label)');
+
+const HostnameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/,
+    'expected a host name such as myreg.azurecr.io',
+  );
+
+/** Amazon ECR basic scanning, or enhanced scanning through Amazon Inspector. */
+export const EcrSettingsSchema = z.strictObject({
+  region: z
+    .string()
+    .trim()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as us-east-1'),
+  /** The registry's AWS account; the caller's own account when absent. */
+  registryId: z
+    .string()
+    .trim()
+    .regex(/^\d{12}$/, 'expected a 12-digit AWS account id')
+    .optional(),
+  /** Repository name prefixes; every repository when absent. */
+  repositories: z.array(NonBlank(256)).min(1).max(1000).optional(),
+  scanning: z.enum(['basic', 'enhanced']).default('basic'),
+});
+export type EcrSettings = z.infer<typeof EcrSettingsSchema>;
+
+/** Azure Container Registry findings from Defender for Cloud, through Azure Resource Graph. */
+export const AcrSettingsSchema = z.strictObject({
+  subscriptions: z
+    .array(
+      z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+          'expected a subscription id (GUID)',
+        ),
+    )
+    .min(1, 'name at least one subscription')
+    .max(1000),
+  /** Login servers (myreg.azurecr.io); every registry of the subscriptions when absent. */
+  registries: z.array(HostnameSchema).min(1).max(1000).optional(),
+});
+export type AcrSettings = z.infer<typeof AcrSettingsSchema>;
+
+/** Google Artifact Registry findings from Artifact Analysis (Grafeas occurrences). */
+export const GarSettingsSchema = z.strictObject({
+  projects: z
+    .array(
+      z
+        .string()
+        .trim()
+        .regex(
+          /^([a-z0-9][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$/,
+          'expected a GCP project id such as my-project-123',
+        ),
+    )
+    .min(1, 'name at least one project')
+    .max(1000),
+  /** Artifact Registry locations (us, europe-west1); every location when absent. */
+  locations: z
+    .array(
+      z
+        .string()
+        .trim()
+        .regex(/^[a-z][-a-z0-9]*[a-z0-9]$/, 'expected a location such as us or europe-west1'),
+    )
+    .min(1)
+    .max(100)
+    .optional(),
+  /** Repository ids; every repository when absent. */
+  repositories: z.array(NonBlank(256)).min(1).max(1000).optional(),
+});
+export type GarSettings = z.infer<typeof GarSettingsSchema>;
+
+const registryInput = { name: RegistryNameSchema, enabled: z.boolean().default(true) };
+
+/** A registry connector as an admin registers it (POST /registries). */
+export const RegistryInputSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ ...registryInput, kind: z.literal('ecr'), settings: EcrSettingsSchema }),
+  z.strictObject({ ...registryInput, kind: z.literal('acr'), settings: AcrSettingsSchema }),
+  z.strictObject({ ...registryInput, kind: z.literal('gar'), settings: GarSettingsSchema }),
+]);
+export type RegistryInput = z.infer<typeof RegistryInputSchema>;
+
+/** A registry connector as stored (core/sync.ts RegistryConfig). */
+export const RegistrySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: RegistryKindSchema,
+  settings: z.record(z.string(), z.unknown()),
+  enabled: z.boolean(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+
+/** At most this many errors are kept on a run; the rest are counted in the last entry. */
+export const SYNC_RUN_MAX_ERRORS = 20;
+
+/** One findings-sync run of one registry, as recorded and shown by the API. */
+export const SyncRunSchema = z.object({
+  id: z.string(),
+  registryId: z.string(),
+  registryName: z.string(),
+  trigger: z.enum(['schedule', 'manual']),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  /** Images and vulnerabilities ingested so far. */
+  images: z.number().int(),
+  vulnerabilities: z.number().int(),
+  /** The connector's estimate of the images this run will see, when it knows. */
+  totalImages: z.number().int().optional(),
+  errors: z.array(z.string().max(2000)).max(SYNC_RUN_MAX_ERRORS),
+  /** The checkpoint the run started from, and the last one it saved. */
+  checkpointBefore: z.string().optional(),
+  checkpointAfter: z.string().optional(),
+});
+export type SyncRun = z.infer<typeof SyncRunSchema>;
 
 /** Zero counts, the start of every tally. */
 export function emptyCounts(): SeverityCounts {
