@@ -401,6 +401,18 @@ export const AdmissionEventSchema = z.object({
   images: z.array(ImageResultSchema),
   rulesetVersion: z.string(),
   latencyMs: z.number(),
+  /**
+   * The workload facts rule scopes match on besides its names, kept so that the event can be
+   * re-evaluated later (exposure). Absent on events recorded before it was kept.
+   */
+  workload: z
+    .object({
+      labels: z.record(z.string(), z.string()),
+      podLabels: z.record(z.string(), z.string()),
+      podName: z.string(),
+      deployment: z.string().optional(),
+    })
+    .optional(),
 });
 export type AdmissionEvent = z.infer<typeof AdmissionEventSchema>;
 

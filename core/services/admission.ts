@@ -114,6 +114,12 @@ export class AdmissionService {
       images: evaluation.images,
       rulesetVersion,
       latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+      workload: {
+        labels: workload.labels,
+        podLabels: workload.podLabels,
+        podName: workload.podName,
+        ...(workload.deployment !== undefined ? { deployment: workload.deployment } : {}),
+      },
     };
     // dryRun requests have no side effects (the webhook is registered NoneOnDryRun).
     if (!event.dryRun) {
