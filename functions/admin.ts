@@ -19,6 +19,7 @@ import type { WebhookEndpoint } from '../core/services/clusters.js';
 import type { Services } from '../core/services/index.js';
 import { parseInput } from '../core/validation.js';
 import { etag, ifMatch, readJson, tooLarge } from './http.js';
+import { mountMonitoringApi } from './monitoring.js';
 import { openApiDocument } from './openapi.js';
 
 const JSON_LIMIT = 1024 * 1024;
@@ -232,6 +233,7 @@ export function mountAdminApi(app: Hono, options: AdminOptions): Hono {
     return c.body(null, 204);
   });
 
+  mountMonitoringApi(api, services);
   app.route('/api/v1', api);
   return app;
 }

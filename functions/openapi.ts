@@ -15,6 +15,7 @@ import {
   RulePatchSchema,
   RuleSchema,
 } from '../core/domain.js';
+import { ExemptionListSchema, ExposureReportSchema, TopDeniedSchema } from './monitoring.js';
 
 type Schema = z.ZodType;
 
@@ -214,6 +215,29 @@ const OPERATIONS: Operation[] = [
     summary: 'Delete an API key',
     role: 'SecurityAdmin',
     status: 204,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/exposure',
+    summary:
+      'Workloads admitted within the retention window that the current rules and findings would now deny or audit',
+    query: ['cluster', 'namespace', 'decision'],
+    response: ExposureReportSchema,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/exemptions',
+    summary:
+      'Every exemption across rules with its expiry; expiringWithinDays=N keeps those ending within N days',
+    query: ['expiringWithinDays', 'rule'],
+    response: ExemptionListSchema,
+  },
+  {
+    method: 'get',
+    path: '/api/v1/admissions/top',
+    summary: 'The images, Deny rules and CVEs behind the most denials in a window',
+    query: ['from', 'to', 'cluster', 'namespace', 'limit'],
+    response: TopDeniedSchema,
   },
 ];
 

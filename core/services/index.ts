@@ -6,6 +6,8 @@ import { type Clock, type Logger, type Store, silentLogger, systemClock } from '
 import { AdmissionService, type FailMode } from './admission.js';
 import { ApiKeyService } from './apikeys.js';
 import { ClusterService } from './clusters.js';
+import { ExemptionService } from './exemptions.js';
+import { ExposureService } from './exposure.js';
 import { MonitoringService } from './monitoring.js';
 import { RuleService } from './rules.js';
 import { ScanService } from './scans.js';
@@ -28,6 +30,10 @@ export interface Services {
   scans: ScanService;
   admission: AdmissionService;
   monitoring: MonitoringService;
+  /** Workloads admitted earlier that today's rules and findings would deny or audit. */
+  exposure: ExposureService;
+  /** Exemptions across rules, with their expiry. */
+  exemptions: ExemptionService;
   apiKeys: ApiKeyService;
   store: Store;
   clock: Clock;
@@ -40,15 +46,19 @@ export function createServices(store: Store, options: ServiceOptions = {}): Serv
   const ttl = options.cacheTtlMs ?? 10_000;
   const rules = new RuleService(store.rules, store.meta, clock, logger, ttl);
   const scans = new ScanService(store.scans, clock, logger, ttl);
+  const clusters = new ClusterService(store.clusters, clock, logger, ttl);
+  const retentionDays = options.retentionDays ?? 90;
   return {
     rules,
     scans,
-    clusters: new ClusterService(store.clusters, clock, logger, ttl),
+    clusters,
     admission: new AdmissionService(rules, scans, store.admissions, clock, logger, {
       deadlineMs: options.deadlineMs ?? 2000,
       failMode: options.failMode ?? 'error',
     }),
-    monitoring: new MonitoringService(store.admissions, clock, logger, options.retentionDays ?? 90),
+    monitoring: new MonitoringService(store.admissions, clock, logger, retentionDays),
+    exposure: new ExposureService(store.admissions, rules, scans, clusters, clock, { retentionDays }),
+    exemptions: new ExemptionService(rules, clock),
     apiKeys: new ApiKeyService(store.apiKeys, clock, logger, ttl),
     store,
     clock,
