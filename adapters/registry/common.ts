@@ -2,6 +2,8 @@
  * Pieces every import format shares: choosing a
  * scan time, merging duplicate findings and sealing a scan against ImageScanSchema.
  */
+
+import { z } from 'zod';
 import {
   compareSeverity,
   countSeverities,
@@ -17,6 +19,8 @@ import { parseInput } from '../../core/validation.js';
 export interface ConvertOptions {
   /** An image reference that supplies or overrides the report's identity. */
   image?: string;
+  /** The AWS region, for `ecr` payloads, which name the account but not the region. */
+  region?: string;
   now: Date;
 }
 
@@ -33,6 +37,52 @@ export function scanTime(raw: string | null | undefined, now: Date): string {
     if (!Number.isNaN(ms) && ms >= EARLIEST_SCAN) return new Date(ms).toISOString();
   }
   return now.toISOString();
+}
+
+/**
+ * A timestamp as the cloud APIs send it, as UTC ISO time (undefined when absent or unreadable):
+ * a `Date` (AWS SDK), epoch seconds (the AWS JSON protocols, CLI v1), ISO 8601 with any
+ * precision (CLI v2, Google, Azure's seven fractional digits) or EventBridge's
+ * `Wed Sep 04 16:55:38.411 UTC 2024`.
+ */
+export function wireTime(raw: unknown): string | undefined {
+  let ms: number;
+  if (raw instanceof Date) ms = raw.getTime();
+  // Epoch seconds; a value this large can only be milliseconds.
+  else if (typeof raw === 'number') ms = raw > 1e11 ? raw : raw * 1000;
+  else if (typeof raw === 'string' && raw.trim() !== '') ms = Date.parse(raw.trim());
+  else return undefined;
+  return Number.isFinite(ms) && ms >= EARLIEST_SCAN ? new Date(ms).toISOString() : undefined;
+}
+
+/** A zod field for a wire timestamp (see wireTime); an unreadable one is treated as absent. */
+export const WireTimeSchema = z
+  .union([z.date(), z.number(), z.string()])
+  .nullish()
+  .transform((raw) => wireTime(raw));
+
+/** The latest of some ISO timestamps, or undefined when there are none. */
+export function latestTime(times: Iterable<string | undefined>): string | undefined {
+  let latest: string | undefined;
+  for (const t of times) if (t !== undefined && (latest === undefined || t > latest)) latest = t;
+  return latest;
+}
+
+/** A CVSS base score when `n` is one (0 to 10), else undefined. */
+export function cvssScore(n: unknown): number | undefined {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= 10 ? n : undefined;
+}
+
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** The tags a registry reports that are valid tags (the OCI grammar), without duplicates. */
+export function cleanTags(tags: Iterable<string | null | undefined>): string[] {
+  const out = new Set<string>();
+  for (const t of tags) {
+    const tag = t?.trim();
+    if (tag && TAG.test(tag)) out.add(tag);
+  }
+  return [...out];
 }
 
 /** Cuts a free-text field to the length the domain stores. */

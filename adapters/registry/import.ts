@@ -4,13 +4,25 @@
  */
 import type { ImageScan } from '../../core/domain.js';
 import { ValidationError } from '../../core/errors.js';
+import { azureResourceGraphToScans } from './azure-resource-graph.js';
 import type { ConvertOptions } from './common.js';
+import { ecrReportToScans } from './ecr.js';
+import { grafeasReportToScans } from './grafeas.js';
 import { grypeReportToScans } from './grype.js';
+import { inspector2ReportToScans } from './inspector2.js';
 import { nativeReportToScans } from './native.js';
 import { trivyReportToScans } from './trivy.js';
 
 /** The report formats `findings:import` accepts. */
-export const IMPORT_FORMATS = ['native', 'trivy', 'grype'] as const;
+export const IMPORT_FORMATS = [
+  'native',
+  'trivy',
+  'grype',
+  'ecr',
+  'inspector2',
+  'azure-resource-graph',
+  'grafeas',
+] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 /** Options of an import: `image` names the image of a report that lacks a digest. */
@@ -27,6 +39,10 @@ const CONVERTERS: Readonly<Record<ImportFormat, (body: unknown, options: Convert
   native: nativeReportToScans,
   trivy: trivyReportToScans,
   grype: grypeReportToScans,
+  ecr: ecrReportToScans,
+  inspector2: inspector2ReportToScans,
+  'azure-resource-graph': azureResourceGraphToScans,
+  grafeas: grafeasReportToScans,
 };
 
 /** True when `format` is exactly one of IMPORT_FORMATS (parseReport lower-cases first). */
@@ -53,5 +69,6 @@ export function parseReport(format: string, body: unknown, options: ParseReportO
   }
   const convert: ConvertOptions = { now: options.now };
   if (options.image?.trim()) convert.image = options.image;
+  if (options.region?.trim()) convert.region = options.region.trim();
   return CONVERTERS[name](body, convert);
 }

@@ -15,6 +15,13 @@ export function loadScanFixture(name: string): unknown {
   return JSON.parse((name.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8'));
 }
 
+const CLOUD_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/cloud');
+
+/** A cloud API payload from test/fixtures/cloud (`ecr/...`, `inspector/...`, `azure/...`, `gcp/...`). */
+export function loadCloudFixture(name: string): unknown {
+  return JSON.parse(readFileSync(join(CLOUD_FIXTURES, name), 'utf8'));
+}
+
 export const NOW = new Date('2025-06-01T12:00:00Z');
 export const DIGEST_A = `sha256:${'a'.repeat(64)}`;
 export const DIGEST_B = `sha256:${'b'.repeat(64)}`;

@@ -1,13 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { IMPORT_FORMATS, parseReport } from '../../../adapters/registry/import.js';
 import { ValidationError } from '../../../core/errors.js';
-import { DIGEST_A, detailPaths, expectValidScans, loadScanFixture, NOW, validationError } from './helpers.js';
+import {
+  DIGEST_A,
+  detailPaths,
+  expectValidScans,
+  loadCloudFixture,
+  loadScanFixture,
+  NOW,
+  validationError,
+} from './helpers.js';
 
 const image = `ghcr.io/acme/api:1.4@${DIGEST_A}`;
 
 describe('parseReport', () => {
   it('lists the formats it accepts', () => {
-    expect(IMPORT_FORMATS).toEqual(['native', 'trivy', 'grype']);
+    expect(IMPORT_FORMATS).toEqual([
+      'native',
+      'trivy',
+      'grype',
+      'ecr',
+      'inspector2',
+      'azure-resource-graph',
+      'grafeas',
+    ]);
   });
 
   it('dispatches by format, case-insensitively', () => {
@@ -25,6 +41,29 @@ describe('parseReport', () => {
     expect(native).toEqual([]);
   });
 
+  it.each([
+    ['ecr', 'ecr/official-example-basic-cli-output.json', 'ecr'],
+    ['ECR', 'ecr/official-example-enhanced-api-reference.json', 'ecr'],
+    ['inspector2', 'inspector/constructed-list-findings-ecr.json', 'inspector2'],
+    ['azure-resource-graph', 'azure/official-example-subassessment-rows-gcp-registry.json', 'acr'],
+    ['grafeas', 'gcp/public-capture-sedg-gar-occurrence.json', 'gar'],
+  ])('dispatches the cloud format %s', (format, fixture, source) => {
+    const scans = parseReport(format, loadCloudFixture(fixture), { now: NOW, region: ' eu-west-1 ' });
+    expect(scans.length).toBeGreaterThan(0);
+    expectValidScans(scans);
+    for (const scan of scans) expect(scan.source).toBe(source);
+  });
+
+  it('passes the region through to ecr, which needs it', () => {
+    const body = loadCloudFixture('ecr/official-example-basic-cli-output.json');
+    expect(parseReport('ecr', body, { now: NOW, region: 'ap-south-1' })[0]!.registry).toBe(
+      '123456789012.dkr.ecr.ap-south-1.amazonaws.com',
+    );
+    expect(detailPaths(validationError(() => parseReport('ecr', body, { now: NOW, region: ' ' })))).toEqual([
+      'region',
+    ]);
+  });
+
   it('treats a blank image option as absent', () => {
     const e = validationError(() =>
       parseReport('trivy', loadScanFixture('trivy-legacy-debian-10.8.json'), { now: NOW, image: ' ' }),
@@ -32,7 +71,7 @@ describe('parseReport', () => {
     expect(e.message).toContain('pass image=REGISTRY/REPO:TAG@sha256:...');
   });
 
-  it.each(['sarif', 'ecr', '', 'toString', '__proto__'])('rejects the unknown format %j', (format) => {
+  it.each(['sarif', 'ecr-basic', '', 'toString', '__proto__'])('rejects the unknown format %j', (format) => {
     const e = validationError(() => parseReport(format, {}, { now: NOW }));
     expect(e.message).toMatch(/unknown import format/);
     expect(detailPaths(e)).toEqual(['format']);
@@ -124,6 +163,66 @@ describe.each(['trivy', 'grype', 'native'])('parseReport(%j) on hostile input', 
     },
   );
 });
+
+/** Near misses of the cloud payloads: wrong types where the real ones have objects, arrays or strings. */
+const HOSTILE_CLOUD: unknown[] = [
+  ...HOSTILE,
+  { registryId: 123, repositoryName: 'r' },
+  { registryId: '123456789012', repositoryName: 'r', imageId: { imageDigest: 'sha256:zz' } },
+  {
+    registryId: '123456789012',
+    repositoryName: 'r',
+    imageScanFindings: { findings: [{ name: 'CVE-1', attributes: 'x' }] },
+  },
+  {
+    registryId: '123456789012',
+    repositoryName: 'r',
+    imageScanFindings: { enhancedFindings: [{ resources: 'x' }] },
+  },
+  {
+    findings: [
+      { severity: 'HIGH', packageVulnerabilityDetails: { vulnerabilityId: 'CVE-1' }, resources: [{}] },
+    ],
+  },
+  {
+    findings: [
+      {
+        severity: 'HIGH',
+        packageVulnerabilityDetails: { vulnerabilityId: 'CVE-1', vulnerablePackages: [{ name: 5 }] },
+        resources: [{ details: { awsEcrContainerImage: { imageHash: 'sha256:1', repositoryName: 'r' } } }],
+      },
+    ],
+  },
+  { 'detail-type': 'Inspector2 Finding', detail: null },
+  { data: [{ properties: { additionalData: { artifactDetails: { digest: 'sha256:1', tags: 'x' } } } }] },
+  {
+    data: [{ properties: { additionalData: { artifactDetails: { digest: 'nope', registryHost: 'a.io' } } } }],
+  },
+  { data: { columns: 'x', rows: [] } },
+  { occurrences: [{ resourceUri: 'https://a.io/r@sha256:1', kind: 'VULNERABILITY', vulnerability: 'x' }] },
+  { occurrences: [{ resourceUri: 42 }] },
+  { package_vulnerability_summary: { vulnerabilities: { HIGH: 'x' } } },
+];
+
+describe.each(['ecr', 'inspector2', 'azure-resource-graph', 'grafeas'])(
+  'parseReport(%j) on hostile input',
+  (format) => {
+    it.each(HOSTILE_CLOUD.map((body) => [JSON.stringify(body) ?? String(body), body]))(
+      'answers %s with a ValidationError or valid scans, never a TypeError',
+      (_, body) => {
+        let scans: unknown;
+        try {
+          scans = parseReport(format, body, { now: NOW, region: 'us-east-1' });
+        } catch (e) {
+          expect(e).toBeInstanceOf(ValidationError);
+          return;
+        }
+        expect(Array.isArray(scans)).toBe(true);
+        expectValidScans(scans as never);
+      },
+    );
+  },
+);
 
 describe('clean targets and empty reports', () => {
   it.each([
