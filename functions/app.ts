@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Services } from '../core/services/index.js';
 import { type AdminOptions, mountAdminApi } from './admin.js';
+import { mountDashboard } from './dashboard.js';
 import { errorBody, errorHandler } from './http.js';
 import { mountWebhook } from './webhook.js';
 
@@ -27,6 +28,7 @@ export function createApp(options: AppOptions): Hono {
     services,
     webhookEndpoint: options.webhookEndpoint ?? ((url) => ({ baseUrl: new URL(url).origin })),
   });
+  mountDashboard(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   return app;
 }
