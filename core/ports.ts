@@ -12,7 +12,9 @@ import type {
   Rule,
   ScanStatus,
   SeverityCounts,
+  SyncRun,
 } from './domain.js';
+import type { RegistryConfig } from './sync.js';
 
 /** A page of results; `nextCursor` is opaque and null on the last page. */
 export interface Page<T> {
@@ -137,6 +139,44 @@ export interface MetaStore {
   set(key: string, value: string): Promise<void>;
 }
 
+/**
+ * Registry connectors (core/sync.ts) with what their findings sync keeps: the checkpoint a
+ * run resumes from, a lease so that two syncs of one registry never run at once, and the
+ * record of each run.
+ */
+export interface RegistryStore {
+  /** Stores a new registry; ConflictError when the name (case-insensitive) is taken. */
+  create(registry: RegistryConfig): Promise<void>;
+  get(id: string): Promise<RegistryConfig | null>;
+  getByName(name: string): Promise<RegistryConfig | null>;
+  /** Every registry, enabled or not, ordered by name. */
+  list(): Promise<RegistryConfig[]>;
+  /** Deletes the registry with its checkpoint, lease and runs; NotFoundError when it is gone. */
+  delete(id: string): Promise<void>;
+  /** NotFoundError when the registry is gone. */
+  setEnabled(id: string, enabled: boolean): Promise<void>;
+  /** Where the last sync got to (opaque); null before the first. */
+  getCheckpoint(id: string): Promise<string | null>;
+  /** NotFoundError when the registry is gone. */
+  setCheckpoint(id: string, checkpoint: string): Promise<void>;
+  /**
+   * Takes the registry's sync lease for `owner` until `until` (ISO time), or extends it when
+   * `owner` holds it already. False, changing nothing, when another owner's lease has not
+   * expired at `now`; NotFoundError when the registry is gone. A lease that expires frees the
+   * registry even when its holder died without `unlock`.
+   */
+  tryLock(id: string, owner: string, until: string, now: string): Promise<boolean>;
+  /** Releases the lease if `owner` holds it; otherwise (or when the registry is gone) nothing. */
+  unlock(id: string, owner: string): Promise<void>;
+  /** Inserts a run, or replaces the run with the same id (progress updates). */
+  recordRun(run: SyncRun): Promise<void>;
+  getRun(id: string): Promise<SyncRun | null>;
+  /** At most `limit` runs of one registry (or of all), newest first by (startedAt, id). */
+  listRuns(registryId: string | undefined, limit: number): Promise<SyncRun[]>;
+  /** Deletes the registry's runs started before `before` (ISO time); returns how many went. */
+  purgeRuns(registryId: string, before: string): Promise<number>;
+}
+
 export interface Clock {
   now(): Date;
 }
@@ -149,6 +189,7 @@ export interface Store {
   admissions: AdmissionLog;
   apiKeys: ApiKeyStore;
   meta: MetaStore;
+  registries: RegistryStore;
   close(): Promise<void>;
 }
 

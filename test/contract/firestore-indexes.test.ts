@@ -10,12 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ALL_SHARDS, imageSearch } from '../../adapters/store/firestore/event-index.js';
 import {
+  ALL_RUNS_SHAPE,
   imageListShape,
   NEWEST_SCAN_SHAPE,
   PURGE_SHAPE,
   planEventQuery,
   QUERY_SHAPES,
   type QueryShape,
+  REGISTRY_RUNS_SHAPE,
   shapeKey,
   summaryShape,
 } from '../../adapters/store/firestore/query-shapes.js';
@@ -111,7 +113,7 @@ describe('iac/gcp/firestore.indexes.json', () => {
   const declared = new Set(QUERY_SHAPES.map(shapeKey));
 
   it('declares every query shape the store issues', () => {
-    const issued: QueryShape[] = [NEWEST_SCAN_SHAPE, PURGE_SHAPE];
+    const issued: QueryShape[] = [NEWEST_SCAN_SHAPE, PURGE_SHAPE, REGISTRY_RUNS_SHAPE, ALL_RUNS_SHAPE];
     for (const q of everyAdmissionQuery()) {
       const plan = planEventQuery(q, { shards: ALL_SHARDS, imageSearch });
       issued.push(plan.shape);

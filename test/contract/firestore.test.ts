@@ -21,7 +21,11 @@ let server: FirestoreServer;
 
 beforeAll(async () => {
   server = await startFirestoreServer();
-});
+  // The emulator's first request (a cold JVM) can take longer than the store's 5 s deadline on
+  // a loaded machine; one unhurried read here keeps that out of the first test.
+  const warm = await openFirestoreStore({ client: client(), timeoutMs: 120_000, ensureSchema: true });
+  await warm.close();
+}, 180_000);
 afterAll(async () => {
   await server?.stop();
 });

@@ -10,6 +10,7 @@ import type { Store } from '../../core/ports.js';
 import { admissionContract } from './contract-admissions.js';
 import { concurrencyContract } from './contract-concurrency.js';
 import { clusterContract, keyAndMetaContract, ruleContract } from './contract-records.js';
+import { registryContract } from './contract-registries.js';
 import { scanContract } from './contract-scans.js';
 
 /** What each part of the suite sees: the store opened for the running test. */
@@ -47,5 +48,6 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     scanContract(ctx);
     admissionContract(ctx);
     concurrencyContract(ctx);
+    registryContract(ctx);
   });
 }

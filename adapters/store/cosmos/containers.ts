@@ -23,6 +23,8 @@ export const COSMOS_CONTAINER_NAMES = [
   'scans',
   'tags',
   'admissions',
+  'registries',
+  'sync-runs',
 ] as const;
 /** The logical name of one container. */
 export type CosmosContainerName = (typeof COSMOS_CONTAINER_NAMES)[number];
@@ -129,6 +131,20 @@ export function cosmosContainers(retentionDays: number): readonly CosmosContaine
         ],
         [EVENT_ORDER, ...EVENT_LEAD_FIELDS.map((f) => [asc(`/${f}`), ...EVENT_ORDER])],
       ),
+    },
+    // pk 'registry': registry connectors with their checkpoint and sync lease; unique names.
+    {
+      name: 'registries',
+      partitionKeyPath: '/pk',
+      uniqueKeys: [['/nameKey']],
+      indexingPolicy: only(['/nameKey/?']),
+    },
+    // pk '<registry id>': that registry's sync runs, newest first by (startedMs, runId).
+    {
+      name: 'sync-runs',
+      partitionKeyPath: '/pk',
+      uniqueKeys: [],
+      indexingPolicy: only(['/runId/?', '/startedMs/?'], [[desc('/startedMs'), desc('/runId')]]),
     },
   ];
 }

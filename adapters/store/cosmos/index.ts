@@ -1,5 +1,5 @@
 /**
- * The Azure Cosmos DB (NoSQL API) store: every port of `Store` over eight containers of one
+ * The Azure Cosmos DB (NoSQL API) store: every port of `Store` over ten containers of one
  * database. See docs/storage/cosmos.md for the data model.
  */
 import type { CosmosClient, CosmosClientOptions, Database } from '@azure/cosmos';
@@ -10,6 +10,7 @@ import { CosmosClusterRegistry } from './cluster-registry.js';
 import { createCosmosClient, DEFAULT_DATABASE, parseCosmosEnv } from './config.js';
 import { type CosmosContainerName, DEFAULT_RETENTION_DAYS, ensureCosmosSchema } from './containers.js';
 import { CosmosMetaStore } from './meta-store.js';
+import { CosmosRegistryStore } from './registry-store.js';
 import { CosmosRuleStore } from './rule-store.js';
 import { CosmosScanStore } from './scan-store.js';
 
@@ -34,6 +35,7 @@ export {
   ensureCosmosSchema,
 } from './containers.js';
 export { CosmosMetaStore } from './meta-store.js';
+export { CosmosRegistryStore, type RegistryContainers } from './registry-store.js';
 export { CosmosRuleStore } from './rule-store.js';
 export { CHUNK_CHARS, IMAGE_ID, tagPk } from './scan-codec.js';
 export { CosmosScanStore, type ScanContainers } from './scan-store.js';
@@ -94,6 +96,10 @@ export async function openCosmosStore(options: CosmosStoreOptions): Promise<Stor
     }),
     apiKeys: new CosmosApiKeyStore(container('api-keys')),
     meta: new CosmosMetaStore(container('meta')),
+    registries: new CosmosRegistryStore({
+      registries: container('registries'),
+      runs: container('sync-runs'),
+    }),
     async close() {
       client.dispose();
     },

@@ -15,6 +15,7 @@ import {
 import { DynamoDbClusterRegistry } from './cluster-registry.js';
 import { Ddb } from './ddb.js';
 import { DynamoDbMetaStore } from './meta-store.js';
+import { DynamoDbRegistryStore } from './registry-store.js';
 import { DynamoDbRuleStore } from './rule-store.js';
 import { DynamoDbScanStore } from './scan-store.js';
 import { dynamoDbTableNames, ensureDynamoDbSchema } from './tables.js';
@@ -33,6 +34,7 @@ export {
 export { DynamoDbClusterRegistry } from './cluster-registry.js';
 export { Ddb } from './ddb.js';
 export { DynamoDbMetaStore } from './meta-store.js';
+export { DynamoDbRegistryStore } from './registry-store.js';
 export { DynamoDbRuleStore } from './rule-store.js';
 export { IMAGE_SHARDS } from './scan-items.js';
 export { DynamoDbScanStore } from './scan-store.js';
@@ -99,6 +101,7 @@ export async function openDynamoDbStore(options: DynamoDbStoreOptions): Promise<
     }),
     apiKeys: new DynamoDbApiKeyStore(ddb, names.records),
     meta: new DynamoDbMetaStore(ddb, names.records),
+    registries: new DynamoDbRegistryStore(ddb, names.records),
     async close() {
       if (!open) return;
       open = false;

@@ -30,6 +30,9 @@ export const COLLECTIONS = {
   images: 'images',
   tags: 'tags',
   events: 'events',
+  registries: 'registries',
+  registryNames: 'registryNames',
+  syncRuns: 'syncRuns',
 } as const;
 /** The id of one of the store's collections. */
 export type CollectionId = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];

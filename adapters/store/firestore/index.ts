@@ -10,6 +10,7 @@ import { FirestoreApiKeyStore } from './api-key-store.js';
 import { FirestoreContext } from './client.js';
 import { FirestoreClusterRegistry } from './cluster-registry.js';
 import { FirestoreMetaStore } from './meta-store.js';
+import { FirestoreRegistryStore } from './registry-store.js';
 import { FirestoreRuleStore } from './rule-store.js';
 import { FirestoreScanStore } from './scan-store.js';
 
@@ -24,6 +25,7 @@ export {
   type QueryShape,
   shapeKey,
 } from './query-shapes.js';
+export { FirestoreRegistryStore } from './registry-store.js';
 export { FirestoreRuleStore } from './rule-store.js';
 export { FirestoreScanStore } from './scan-store.js';
 
@@ -110,6 +112,7 @@ export async function openFirestoreStore(options: FirestoreStoreOptions): Promis
     admissions: new FirestoreAdmissionLog(ctx, { clock: options.clock ?? systemClock, retentionDays }),
     apiKeys: new FirestoreApiKeyStore(ctx),
     meta,
+    registries: new FirestoreRegistryStore(ctx),
     async close() {
       if (closed) return;
       closed = true;

@@ -73,6 +73,24 @@ export const CLUSTER_BY_NAME_SHAPE: QueryShape = {
   orderBy: [],
 };
 
+const RUNS_NEWEST_FIRST: readonly OrderField[] = [
+  { field: 'startedMs', direction: 'desc' },
+  { field: 'runId', direction: 'desc' },
+];
+
+/** `RegistryStore.listRuns` of one registry, and its purge (a range on `startedMs`). */
+export const REGISTRY_RUNS_SHAPE: QueryShape = {
+  collection: 'syncRuns',
+  equality: ['registryId'],
+  orderBy: RUNS_NEWEST_FIRST,
+};
+/** `RegistryStore.listRuns` across registries. */
+export const ALL_RUNS_SHAPE: QueryShape = {
+  collection: 'syncRuns',
+  equality: [],
+  orderBy: RUNS_NEWEST_FIRST,
+};
+
 /** How an admission query runs: the server-side shape and whether results need a second look. */
 export interface EventPlan {
   shape: QueryShape;
@@ -163,6 +181,8 @@ export const QUERY_SHAPES: readonly QueryShape[] = [
   eventShape(['shard'], 'ruleKeys'),
   eventShape(['shard', 'cluster'], 'ruleKeys'),
   eventShape(['uid']),
+  REGISTRY_RUNS_SHAPE,
+  ALL_RUNS_SHAPE,
 ];
 
 /** A stable identity of a shape: equality fields are a set, the order is a sequence. */

@@ -11,6 +11,7 @@ import { SqliteClusterRegistry } from './cluster-registry.js';
 import { openDatabase } from './database.js';
 import { SqliteMetaStore } from './meta-store.js';
 import { migrate } from './migrations.js';
+import { SqliteRegistryStore } from './registry-store.js';
 import { SqliteRuleStore } from './rule-store.js';
 import { SqliteScanStore } from './scan-store.js';
 
@@ -19,6 +20,7 @@ export { SqliteApiKeyStore } from './api-key-store.js';
 export { SqliteClusterRegistry } from './cluster-registry.js';
 export { SqliteMetaStore } from './meta-store.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
+export { SqliteRegistryStore } from './registry-store.js';
 export { SqliteRuleStore } from './rule-store.js';
 export { SqliteScanStore } from './scan-store.js';
 
@@ -66,6 +68,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     admissions,
     apiKeys: new SqliteApiKeyStore(db),
     meta: new SqliteMetaStore(db),
+    registries: new SqliteRegistryStore(db),
     async close() {
       if (!db.open) return;
       admissions.flush();

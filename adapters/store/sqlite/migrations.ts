@@ -117,6 +117,33 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'registry connectors and sync runs',
+    sql: `
+      -- The lease (owner, expiry) and the checkpoint are columns of their own, beside the
+      -- document, so that taking the lease is one conditional UPDATE.
+      CREATE TABLE registries (
+        id             TEXT PRIMARY KEY,
+        name           TEXT NOT NULL,
+        checkpoint     TEXT,
+        lease_owner    TEXT,
+        lease_until_ms INTEGER,
+        doc            TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX registries_name_key ON registries (lower(name));
+
+      CREATE TABLE sync_runs (
+        id          TEXT PRIMARY KEY,
+        registry_id TEXT NOT NULL,
+        started_ms  INTEGER NOT NULL,
+        doc         TEXT NOT NULL
+      );
+      -- Newest-first listings, of one registry and of all, walk these backwards.
+      CREATE INDEX sync_runs_registry ON sync_runs (registry_id, started_ms, id);
+      CREATE INDEX sync_runs_started ON sync_runs (started_ms, id);
+    `,
+  },
 ];
 
 const VersionRow = z.object({ version: z.number().int().nullable() });
