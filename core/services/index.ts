@@ -3,6 +3,7 @@
  * Lambda, Azure Functions, Cloud Functions) builds this once per instance.
  */
 import { type Clock, type Logger, type Store, silentLogger, systemClock } from '../ports.js';
+import type { ConnectorFactory } from '../sync.js';
 import { AdmissionService, type FailMode } from './admission.js';
 import { ApiKeyService } from './apikeys.js';
 import { ClusterService } from './clusters.js';
@@ -11,6 +12,7 @@ import { ExposureService } from './exposure.js';
 import { MonitoringService } from './monitoring.js';
 import { RuleService } from './rules.js';
 import { ScanService } from './scans.js';
+import { type SyncOptions, SyncService } from './sync.js';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -22,6 +24,13 @@ export interface ServiceOptions {
   failMode?: FailMode;
   /** Days admission events are kept (default 90). */
   retentionDays?: number;
+  /**
+   * Builds the findings-sync connector of a registry (adapters/registry/connectors.ts
+   * `createConnector`); without it registries can be managed but `sync` answers an error.
+   */
+  connectors?: ConnectorFactory;
+  /** Lease, progress and retention settings of sync runs. */
+  sync?: Omit<SyncOptions, 'connectors'>;
 }
 
 export interface Services {
@@ -35,6 +44,7 @@ export interface Services {
   /** Exemptions across rules, with their expiry. */
   exemptions: ExemptionService;
   apiKeys: ApiKeyService;
+  sync: SyncService;
   store: Store;
   clock: Clock;
   logger: Logger;
@@ -60,10 +70,14 @@ export function createServices(store: Store, options: ServiceOptions = {}): Serv
     exposure: new ExposureService(store.admissions, rules, scans, clusters, clock, { retentionDays }),
     exemptions: new ExemptionService(rules, clock),
     apiKeys: new ApiKeyService(store.apiKeys, clock, logger, ttl),
+    sync: new SyncService(store.registries, scans, clock, logger, {
+      ...options.sync,
+      ...(options.connectors === undefined ? {} : { connectors: options.connectors }),
+    }),
     store,
     clock,
     logger,
   };
 }
 
-export type { FailMode };
+export type { FailMode, SyncOptions };
