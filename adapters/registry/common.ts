@@ -156,3 +156,16 @@ export function finishScan(draft: ScanDraft): ImageScan {
   };
   return parseInput(ImageScanSchema, scan, `${draft.source} scan of ${draft.registry}/${draft.repository}`);
 }
+
+/**
+ * A scan that only says where an image stands (Pending, Failed, Unsupported) and has no
+ * findings: the sync reports such images so that monitoring tells them apart from clean ones.
+ */
+export function statusScan(
+  image: { registry: string; repository: string; digest: string; tags: readonly string[] },
+  source: ScanSource,
+  status: { status: ScanStatus; statusReason?: string },
+  scannedAt: string,
+): ImageScan {
+  return finishScan({ ...image, source, scannedAt, ...status, vulnerabilities: [] });
+}
