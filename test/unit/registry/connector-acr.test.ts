@@ -267,7 +267,7 @@ describe('ACR connector through a local Resource Graph', () => {
         totalRecords: 10,
         count: 1,
         resultTruncated: 'true',
-        data: [{ digest: 'sha256:' + '1'.repeat(64), rows: 1 }],
+        data: [{ digest: `sha256:${'1'.repeat(64)}`, rows: 1 }],
       },
     });
     const out = await runSync(connector());
