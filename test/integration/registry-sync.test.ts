@@ -1,0 +1,148 @@
+/**
+ * The findings sync end to end on one machine: the real ACR connector talking HTTP to a local
+ * stand-in for Azure Resource Graph, run by SyncService into the SQLite store, and the
+ * admission decisions that follow as Defender's findings change — and stay when a run fails.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAcrConnector, RESOURCE_GRAPH_PATH } from '../../adapters/registry/connectors/acr.js';
+import { openSqliteStore } from '../../adapters/store/sqlite/index.js';
+import type { Clock, Store } from '../../core/ports.js';
+import { createServices } from '../../core/services/index.js';
+import type { ConnectorFactory } from '../../core/sync.js';
+import { CLUSTER, deployment } from '../unit/evaluate-helpers.js';
+import { loadCloudFixture } from '../unit/registry/helpers.js';
+import {
+  type FakeAnswer,
+  type FakeServer,
+  fakeServer,
+  fakeToken,
+  instantRetry,
+} from '../unit/registry/sync-helpers.js';
+
+type Row = { id: string; properties: Record<string, unknown> & { timeGenerated: string } };
+
+const SUBSCRIPTION = '0b1f6471-1bf0-4dda-aec3-cb9272f09590';
+const IMAGE = 'contosoapps.azurecr.io/payments/api:1.4.2';
+
+/** Resource Graph's answer to the connector's two queries, over `rows`. */
+function resourceGraph(state: { rows: Row[]; refuse: boolean }) {
+  return (request: { url: string; body?: unknown }): FakeAnswer => {
+    if (request.url !== RESOURCE_GRAPH_PATH) return { status: 404, body: {} };
+    if (state.refuse) {
+      return {
+        status: 403,
+        body: { error: { code: 'AuthorizationFailed', message: 'The client has no access' } },
+      };
+    }
+    const query = (request.body as { query: string }).query;
+    const digest = (r: Row) =>
+      String((r.properties.additionalData as { artifactDetails: { digest: string } }).artifactDetails.digest);
+    const since = /[^o]datetime\((\d[^)]*)\)/.exec(query)?.[1];
+    if (query.includes('summarize')) {
+      const digests = [
+        ...new Set(state.rows.filter((r) => !since || r.properties.timeGenerated >= since).map(digest)),
+      ];
+      return {
+        body: { data: digests.sort().map((d) => ({ digest: d, rows: 1 })), resultTruncated: 'false' },
+      };
+    }
+    const wanted = [...query.matchAll(/'(sha256:[0-9a-f]+)'/g)].map((m) => m[1]);
+    const data = state.rows
+      .filter((r) => wanted.includes(digest(r)))
+      .map((r) => ({
+        id: r.id,
+        type: 'microsoft.security/assessments/subassessments',
+        properties: r.properties,
+        digest: digest(r),
+      }));
+    return { body: { data, resultTruncated: 'false' } };
+  };
+}
+
+/** The constructed page's two rows of payments/api (Critical curl, Medium busybox), generated at `time`. */
+function apiRows(time: string, withCritical: boolean): Row[] {
+  const page = loadCloudFixture('azure/constructed-resource-graph-response-page.json') as { data: Row[] };
+  const rows = page.data
+    .slice(0, 2)
+    .map((r) => ({ ...r, properties: { ...r.properties, timeGenerated: time } }));
+  return withCritical ? rows : rows.slice(1);
+}
+
+describe('registry sync into the store, and the admission decisions that follow', () => {
+  const state = { rows: [] as Row[], refuse: false };
+  let server: FakeServer;
+  const stores: Store[] = [];
+
+  beforeAll(async () => {
+    server = await fakeServer(resourceGraph(state));
+  });
+  afterAll(() => server.close());
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+  });
+
+  it('denies while Defender reports a critical finding, admits once the rescan drops it, keeps it through a failed run', async () => {
+    let now = Date.parse('2024-06-02T12:00:00Z');
+    const clock: Clock = { now: () => new Date(now) };
+    const connectors: ConnectorFactory = (config) =>
+      createAcrConnector(config, { token: fakeToken(), endpoint: server.url, retry: instantRetry(2) });
+    const store = openSqliteStore({ path: ':memory:', clock });
+    stores.push(store);
+    const services = createServices(store, { clock, connectors, cacheTtlMs: 0 });
+    await services.rules.create(
+      { name: 'deny-critical', action: 'Deny', conditions: { severities: ['Critical'] } },
+      'admin',
+    );
+    await services.sync.create(
+      {
+        name: 'contoso',
+        kind: 'acr',
+        settings: { subscriptions: [SUBSCRIPTION], registries: ['contosoapps.azurecr.io'] },
+      },
+      'admin',
+    );
+    const decide = async () =>
+      (await services.admission.whatIf(CLUSTER, deployment('api', 'payments', [IMAGE]))).decision;
+
+    expect(await decide()).toBe('Allowed'); // never seen: not gated by this rule
+
+    state.rows = apiRows('2024-06-02T11:30:00.0000000Z', true);
+    const first = await services.sync.sync('contoso', 'manual');
+    expect(first).toMatchObject({ status: 'succeeded', images: 1, vulnerabilities: 2, errors: [] });
+    expect(await decide()).toBe('Denied');
+    const [listed] = (await services.scans.list({ limit: 10 })).items;
+    expect(listed).toMatchObject({
+      registry: 'contosoapps.azurecr.io',
+      repository: 'payments/api',
+      tags: ['1.4.2', 'stable'],
+    });
+
+    // Defender rescans after a fix: the curl finding is gone, busybox stays, both regenerated.
+    now += 3_600_000;
+    state.rows = apiRows('2024-06-02T12:45:00.0000000Z', false);
+    const second = await services.sync.sync('contoso', 'manual');
+    expect(second).toMatchObject({ status: 'succeeded', images: 1, vulnerabilities: 1 });
+    expect(await decide()).toBe('Allowed');
+
+    // A run that fails keeps what was seen, and the checkpoint it started from.
+    now += 3_600_000;
+    const before = await store.registries.getCheckpoint((await services.sync.get('contoso')).id);
+    state.refuse = true;
+    const failed = await services.sync.sync('contoso', 'manual');
+    expect(failed.status).toBe('failed');
+    expect(failed.errors.join(' ')).toContain('HTTP 403 AuthorizationFailed: The client has no access');
+    expect(await store.registries.getCheckpoint((await services.sync.get('contoso')).id)).toBe(before);
+    expect(await decide()).toBe('Allowed');
+    const scan = await services.scans.get(
+      'sha256:cccc000000000000000000000000000000000000000000000000000000000003',
+    );
+    expect(scan.vulnerabilities.map((v) => v.id)).toEqual(['CVE-2022-48174']);
+
+    // The runs are on record, newest first.
+    expect((await services.sync.runs('contoso')).map((r) => r.status)).toEqual([
+      'failed',
+      'succeeded',
+      'succeeded',
+    ]);
+  });
+});
