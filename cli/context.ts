@@ -15,6 +15,11 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   cwd: string;
   now: () => Date;
+  /**
+   * Calls `handler` on Ctrl-C (SIGINT) instead of ending the process, until the returned
+   * function is called: for commands that follow something until stopped (`admissions tail`).
+   */
+  onInterrupt?: (handler: () => void) => () => void;
 }
 
 export class Context {

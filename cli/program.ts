@@ -9,6 +9,7 @@ import { admissionsCommand } from './commands/admissions.js';
 import { clustersCommand } from './commands/clusters.js';
 import { evaluateCommand } from './commands/evaluate.js';
 import { exemptionsCommand } from './commands/exemptions.js';
+import { exposureCommand } from './commands/exposure.js';
 import { findingsCommand, imagesCommand } from './commands/images.js';
 import { rulesCommand } from './commands/rules.js';
 import { DEFAULT_URL } from './config.js';
@@ -49,6 +50,7 @@ export function buildProgram(runtime: Runtime): Command {
   program.addCommand(findingsCommand(runtime));
   program.addCommand(imagesCommand(runtime));
   program.addCommand(admissionsCommand(runtime));
+  program.addCommand(exposureCommand(runtime));
   program.addCommand(evaluateCommand(runtime));
   program
     .command('version')
