@@ -27,7 +27,13 @@ const ACCOUNT = '111122223333';
 const API = 'sha256:aaaa000000000000000000000000000000000000000000000000000000000001';
 const WORKER = 'sha256:bbbb000000000000000000000000000000000000000000000000000000000002';
 const d = (c: string) => `sha256:${c.repeat(64)}`;
-const [PENDING, UNSUPPORTED, CLEAN, GONE, DELETED] = ['1', '2', '3', '4', '5'].map(d) as string[];
+const [PENDING, UNSUPPORTED, CLEAN, GONE, DELETED] = ['1', '2', '3', '4', '5'].map(d) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 
 const SETTINGS = { region: 'us-east-1', registryId: ACCOUNT, scanning: 'enhanced' };
 const arn = (repo: string, digest: string) => `arn:aws:ecr:us-east-1:${ACCOUNT}:repository/${repo}/${digest}`;
