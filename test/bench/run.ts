@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runDashboardSection } from './dashboard.js';
 import { type EvaluatorBenchResult, runEvaluatorBench } from './evaluator.js';
 import { cleanUp, runWebhookBench, type WebhookBenchResult } from './webhook.js';
 
@@ -131,6 +132,7 @@ function writeResults(
 
 async function main(): Promise<void> {
   const only = process.argv[2];
+  if (only === 'dashboard') return runDashboardSection(RESULTS);
   if (only !== undefined && only !== 'evaluator' && only !== 'webhook') {
     throw new Error(`unknown section "${only}"; use evaluator or webhook, or nothing for both`);
   }
@@ -153,6 +155,7 @@ async function main(): Promise<void> {
     });
     console.log(`${printWebhook(webhook).join('\n')}\n`);
   }
+  if (only === undefined) await runDashboardSection(RESULTS);
   writeResults(evaluator, webhook);
   console.log(`results merged into ${RESULTS}`);
 }
