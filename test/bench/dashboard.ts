@@ -138,8 +138,11 @@ function makeEvent(i: number, timeMs: number, random: () => number): AdmissionEv
   };
 }
 
-/** Writes `count` events over the last 89.9 days, oldest first, in group-committed batches. */
-async function fillStore(path: string, count: number, now: number): Promise<void> {
+/**
+ * Writes `count` events over the last 89.9 days, oldest first, in group-committed batches
+ * (also handy to profile the monitoring queries in process).
+ */
+export async function fillStore(path: string, count: number, now: number): Promise<void> {
   const store = openSqliteStore({ path });
   try {
     const random = mulberry32(42);
