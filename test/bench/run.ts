@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDashboardSection } from './dashboard.js';
 import { type EvaluatorBenchResult, runEvaluatorBench } from './evaluator.js';
+import { runSyncSection } from './sync.js';
 import { cleanUp, runWebhookBench, type WebhookBenchResult } from './webhook.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -132,6 +133,7 @@ function writeResults(
 
 async function main(): Promise<void> {
   const only = process.argv[2];
+  if (await runSyncSection(only)) return;
   if (only === 'dashboard') return runDashboardSection(RESULTS);
   if (only !== undefined && only !== 'evaluator' && only !== 'webhook') {
     throw new Error(`unknown section "${only}"; use evaluator or webhook, or nothing for both`);
