@@ -48,6 +48,7 @@ function client(): DynamoDBClient {
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     // DynamoDB Local on a busy CI machine can take seconds per bulk call; DynamoDB does not.
     requestTimeoutMs: 30_000,
+    connectTimeoutMs: 10_000,
   });
   c.middlewareStack.add(
     (next, context) => (args) => {
