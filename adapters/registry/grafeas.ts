@@ -175,6 +175,14 @@ export function discoveryStatus(
   return reason === undefined ? { status } : { status, statusReason: reason };
 }
 
+/**
+ * A DISCOVERY occurrence of another analysis than vulnerability scanning (Artifact Analysis
+ * has several notes under goog-analysis, e.g. for SBOMs): its status is not the scan's.
+ */
+export function isOtherDiscovery(o: Occurrence): boolean {
+  return /^projects\/goog-analysis\/notes\/(?!PACKAGE_VULNERABILITY$)/.test(o.noteName ?? '');
+}
+
 /** One image's occurrences, gathered from a listing that mixes images. */
 export interface GrafeasImageOccurrences {
   image: GrafeasImage;
@@ -206,7 +214,7 @@ export function grafeasImageToScan(
   const kind = (o: Occurrence) =>
     (o.kind ?? (o.discovery ? 'DISCOVERY' : o.vulnerability ? 'VULNERABILITY' : '')).toUpperCase();
   const findings = group.occurrences.filter((o) => kind(o) === 'VULNERABILITY');
-  const discovery = group.occurrences.find((o) => kind(o) === 'DISCOVERY');
+  const discovery = group.occurrences.find((o) => kind(o) === 'DISCOVERY' && !isOtherDiscovery(o));
   const { status, statusReason } = discoveryStatus(discovery?.discovery, findings.length > 0);
   const scannedAt =
     discovery?.discovery?.lastScanTime ??

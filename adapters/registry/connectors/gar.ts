@@ -16,6 +16,7 @@ import {
   type GrafeasImage,
   grafeasImageToScan,
   imageOfResourceUri,
+  isOtherDiscovery,
   type Occurrence,
   OccurrenceSchema,
 } from '../grafeas.js';
@@ -76,9 +77,6 @@ const DockerImagesPageSchema = z.object({
     .nullish(),
   nextPageToken: z.string().nullish(),
 });
-
-/** A DISCOVERY note other than vulnerability scanning (goog-analysis has several) is not a scan status. */
-const OTHER_DISCOVERY = /^projects\/goog-analysis\/notes\/(?!PACKAGE_VULNERABILITY$)/;
 
 const SCANNED_WORDS = new Set(['FINISHED_SUCCESS', 'COMPLETE', '', 'ANALYSIS_STATUS_UNSPECIFIED']);
 
@@ -181,8 +179,7 @@ class GarSync {
   /** The scan to deliver for the image of one DISCOVERY occurrence, or undefined when unchanged. */
   private async imageScan(project: string, discovery: Occurrence): Promise<ImageScan | undefined> {
     const image = imageOfResourceUri(discovery.resourceUri);
-    if (image === undefined || OTHER_DISCOVERY.test(discovery.noteName ?? '') || !this.wanted(image))
-      return undefined;
+    if (image === undefined || isOtherDiscovery(discovery) || !this.wanted(image)) return undefined;
     const word = (discovery.discovery?.analysisStatus ?? '').toUpperCase();
     if (!SCANNED_WORDS.has(word)) {
       const status = discoveryStatus(discovery.discovery, false);
