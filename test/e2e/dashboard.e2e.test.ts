@@ -76,8 +76,9 @@ const rules = [
 
 beforeAll(async () => {
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`).toBe(true);
-  // The emulator serves dist/web: build it from the current web/ sources.
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
+  // The emulator serves dist/web: build it from the current web/ sources (only it: other
+  // tests may be running the other bundles in dist/).
+  execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'pipe' });
   mkdirSync(SHOTS, { recursive: true });
   emu = await startEmulatorProcess();
   const cluster = await emu.http('POST', '/api/v1/clusters', { body: { name: 'e2e' } });
