@@ -3,7 +3,7 @@
 // is one small HTML answer plus one script fetched in parallel. functions/dashboard.ts serves
 // dist/web/. Run by scripts/build.mjs, and alone by the dashboard's end-to-end test.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -11,14 +11,16 @@ import { build } from 'esbuild';
 /** Builds dist/web/ (index.html, assets/main-HASH.js, manifest.json) from web/. */
 export async function buildWeb() {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const WEB = join(root, 'dist/web');
+  // Built aside and moved into place, so that a server reading dist/web meanwhile never
+  // finds it half written.
+  const WEB = join(root, `dist/.web-${process.pid}`);
   rmSync(WEB, { recursive: true, force: true });
   mkdirSync(join(WEB, 'assets'), { recursive: true });
   const script = await build({
     // Paths relative to the repository, so the content hash does not depend on the cwd.
     absWorkingDir: root,
     entryPoints: { main: 'web/main.ts' },
-    outdir: 'dist/web/assets',
+    outdir: `dist/.web-${process.pid}/assets`,
     entryNames: '[name]-[hash]',
     bundle: true,
     minify: true,
@@ -49,6 +51,8 @@ export async function buildWeb() {
     join(WEB, 'manifest.json'),
     `${JSON.stringify({ styleHash, script: basename(scriptFile) }, null, 2)}\n`,
   );
+  rmSync(join(root, 'dist/web'), { recursive: true, force: true });
+  renameSync(WEB, join(root, 'dist/web'));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await buildWeb();
