@@ -5,7 +5,7 @@ import type { Reporter, TestModule } from 'vitest/node';
  * report, so CI logs carry a summary any tool can read.
  */
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
@@ -16,8 +16,11 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') failed++;
         else skipped++;
       }
-      if (module.state() === 'failed' && module.children.size === 0) failed++;
+      // A file whose hooks failed fails without a failed test (its tests show as skipped).
+      if (module.state() === 'failed' && !module.ok() && [...module.children.allTests('failed')].length === 0)
+        failed++;
     }
+    failed += unhandledErrors.length;
     process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }
