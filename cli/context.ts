@@ -15,6 +15,9 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   cwd: string;
   now: () => Date;
+  /** Whether stderr is a terminal (progress bars are drawn only there), and its width. */
+  stderrIsTTY?: boolean;
+  columns?: number;
   /**
    * Calls `handler` on Ctrl-C (SIGINT) instead of ending the process, until the returned
    * function is called: for commands that follow something until stopped (`admissions tail`).

@@ -14,6 +14,8 @@ process.exitCode = await run(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   now: () => new Date(),
+  stderrIsTTY: process.stderr.isTTY === true,
+  columns: process.stderr.columns,
   onInterrupt: (handler) => {
     process.on('SIGINT', handler);
     return () => process.off('SIGINT', handler);

@@ -11,6 +11,7 @@ import { evaluateCommand } from './commands/evaluate.js';
 import { exemptionsCommand } from './commands/exemptions.js';
 import { exposureCommand } from './commands/exposure.js';
 import { findingsCommand, imagesCommand } from './commands/images.js';
+import { registriesCommand } from './commands/registries.js';
 import { rulesCommand } from './commands/rules.js';
 import { DEFAULT_URL } from './config.js';
 import type { Io } from './context.js';
@@ -27,6 +28,8 @@ Examples:
   portcullis rules apply -f rules.yaml
   portcullis clusters register prod-eks --provider aws --account 123456789012 --output yaml | kubectl apply -f -
   portcullis findings import -f trivy.json --format trivy --image ghcr.io/acme/api:1.4@sha256:<digest>
+  portcullis registries add prod-ecr --kind ecr --region us-east-1 --scanning enhanced
+  portcullis registries sync prod-ecr
   portcullis evaluate -f deploy.yaml --cluster prod-eks
   portcullis admissions list --decision Denied --since 1h`;
 
@@ -34,7 +37,7 @@ Examples:
 export function buildProgram(runtime: Runtime): Command {
   const program = new Command('portcullis')
     .description(
-      'Portcullis admin CLI: rules as code, clusters, scan findings, admission monitoring, what-if',
+      'Portcullis admin CLI: rules as code, clusters, scan findings, registry sync, admission monitoring, what-if',
     )
     .version(packageJson.version, '-v, --version', 'print the version')
     .option('--url <url>', `server base URL [env PORTCULLIS_URL] (default ${DEFAULT_URL})`)
@@ -49,6 +52,7 @@ export function buildProgram(runtime: Runtime): Command {
   program.addCommand(clustersCommand(runtime));
   program.addCommand(findingsCommand(runtime));
   program.addCommand(imagesCommand(runtime));
+  program.addCommand(registriesCommand(runtime));
   program.addCommand(admissionsCommand(runtime));
   program.addCommand(exposureCommand(runtime));
   program.addCommand(evaluateCommand(runtime));

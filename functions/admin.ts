@@ -1,6 +1,7 @@
 /**
  * The admin API under /api/v1 (DESIGN.md §4): bearer API keys with roles, rules with versions,
- * clusters, images, findings import, admissions, what-if evaluation and API keys.
+ * clusters, images, findings import, registries and their sync, admissions, what-if evaluation
+ * and API keys.
  */
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -21,6 +22,7 @@ import { parseInput } from '../core/validation.js';
 import { etag, ifMatch, readJson, tooLarge } from './http.js';
 import { mountMonitoringApi } from './monitoring.js';
 import { openApiDocument } from './openapi.js';
+import { mountRegistryApi, type RegistryApiOptions } from './registries.js';
 
 const JSON_LIMIT = 1024 * 1024;
 /** Scanner reports of large images run to tens of MiB. */
@@ -28,7 +30,7 @@ export const IMPORT_LIMIT = 64 * 1024 * 1024;
 
 type Env = { Variables: { principal: Principal } };
 
-export interface AdminOptions {
+export interface AdminOptions extends RegistryApiOptions {
   services: Services;
   /** Where clusters reach the webhook; derived from the request when the deployment does not say. */
   webhookEndpoint: (requestUrl: string) => WebhookEndpoint;
@@ -234,6 +236,7 @@ export function mountAdminApi(app: Hono, options: AdminOptions): Hono {
   });
 
   mountMonitoringApi(api, services);
+  mountRegistryApi(api, services, actor, { syncInBackground: options.syncInBackground === true });
   app.route('/api/v1', api);
   return app;
 }

@@ -14,6 +14,8 @@ export interface AppOptions {
   services: Services;
   /** Base URL clusters use to reach the webhook, and the CA bundle they need to trust it. */
   webhookEndpoint?: AdminOptions['webhookEndpoint'];
+  /** Let `POST /registries/{ref}:sync` answer 202 and finish the run in the background (local emulator). */
+  syncInBackground?: boolean;
 }
 
 /** Builds the whole application (the local emulator and the single-function deployments). */
@@ -27,6 +29,7 @@ export function createApp(options: AppOptions): Hono {
   mountAdminApi(app, {
     services,
     webhookEndpoint: options.webhookEndpoint ?? ((url) => ({ baseUrl: new URL(url).origin })),
+    syncInBackground: options.syncInBackground === true,
   });
   mountDashboard(app);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));

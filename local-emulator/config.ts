@@ -12,6 +12,7 @@ const EnvSchema = ServiceEnvSchema.extend({
   PORTCULLIS_TLS_SANS: z.string().default(''),
   PORTCULLIS_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   PORTCULLIS_JOB_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  PORTCULLIS_SYNC_INTERVAL_MS: z.coerce.number().int().min(1000).default(900_000),
   PORTCULLIS_LOG: z.enum(['json', 'silent']).default('json'),
 });
 
@@ -30,6 +31,8 @@ export interface EmulatorConfig {
   cacheTtlMs: number;
   retentionDays: number;
   jobIntervalMs: number;
+  /** How often the findings sync runs over every enabled registry (DESIGN.md §5). */
+  syncIntervalMs: number;
   log: 'json' | 'silent';
 }
 
@@ -51,6 +54,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): EmulatorConfi
     cacheTtlMs: e.PORTCULLIS_CACHE_TTL_MS,
     retentionDays: e.PORTCULLIS_RETENTION_DAYS,
     jobIntervalMs: e.PORTCULLIS_JOB_INTERVAL_MS,
+    syncIntervalMs: e.PORTCULLIS_SYNC_INTERVAL_MS,
     log: e.PORTCULLIS_LOG,
   };
 }

@@ -7,11 +7,13 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { createConnector } from '../adapters/registry/connectors.js';
 import { type Logger, silentLogger } from '../core/ports.js';
 import { newSecret } from '../core/secrets.js';
 import { createServices, type Services } from '../core/services/index.js';
+import type { ConnectorFactory } from '../core/sync.js';
 import { createApp } from '../functions/app.js';
-import { JOB_NAMES, runJob } from '../functions/jobs.js';
+import { JOB_NAMES, type JobName, runJob } from '../functions/jobs.js';
 import { certificateNames, type EmulatorConfig } from './config.js';
 import { openStore } from './store.js';
 import { ensureTls } from './tls.js';
@@ -38,8 +40,17 @@ export const jsonLogger: Logger = {
     console.error(JSON.stringify({ level: 'error', time: new Date().toISOString(), message, ...fields })),
 };
 
+/** What a test may swap in; production passes nothing. */
+export interface EmulatorOverrides {
+  /** The registry connectors (default: `createConnector`, each cloud's standard credentials). */
+  connectors?: ConnectorFactory;
+}
+
 /** Starts the emulator; resolves once it listens. */
-export async function startEmulator(config: EmulatorConfig): Promise<RunningEmulator> {
+export async function startEmulator(
+  config: EmulatorConfig,
+  overrides: EmulatorOverrides = {},
+): Promise<RunningEmulator> {
   const logger = config.log === 'json' ? jsonLogger : silentLogger;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const tls = ensureTls(join(config.dataDir, 'tls'), certificateNames(config));
@@ -50,6 +61,7 @@ export async function startEmulator(config: EmulatorConfig): Promise<RunningEmul
     deadlineMs: config.deadlineMs,
     failMode: config.failMode,
     retentionDays: config.retentionDays,
+    connectors: overrides.connectors ?? createConnector,
   });
 
   if (await services.rules.seedDefaultRule())
@@ -65,21 +77,33 @@ export async function startEmulator(config: EmulatorConfig): Promise<RunningEmul
     writeFileSync(adminKeyPath, `${generatedAdminKey}\n`, { mode: 0o600 });
   }
 
-  const jobs = async () => {
-    for (const job of JOB_NAMES) {
-      try {
-        await runJob(job, services);
-      } catch (error) {
-        logger.error('scheduled job failed', { job, error: String(error) });
-      }
+  const run = async (job: JobName) => {
+    try {
+      await runJob(job, services);
+    } catch (error) {
+      logger.error('scheduled job failed', { job, error: String(error) });
     }
+  };
+  // The findings sync keeps a timer of its own (PORTCULLIS_SYNC_INTERVAL_MS); a run still going
+  // when the next is due leaves that registry alone (its lease), so runs never pile up.
+  const jobs = async () => {
+    for (const job of JOB_NAMES) if (job !== 'findings-sync') await run(job);
   };
   await jobs();
   const timer = setInterval(jobs, config.jobIntervalMs);
+  let syncing: Promise<void> | undefined;
+  const sync = () => {
+    syncing ??= run('findings-sync').finally(() => {
+      syncing = undefined;
+    });
+  };
+  const syncTimer = setInterval(sync, config.syncIntervalMs);
 
   let publicUrl = config.publicUrl;
   const app = createApp({
     services,
+    // This process outlives each request: a manual sync answers 202 and runs on.
+    syncInBackground: true,
     webhookEndpoint: (requestUrl) => ({
       baseUrl: publicUrl ?? new URL(requestUrl).origin,
       caBundlePem: tls.caPem,
@@ -110,6 +134,10 @@ export async function startEmulator(config: EmulatorConfig): Promise<RunningEmul
     caPath: tls.caPath,
     close: async () => {
       clearInterval(timer);
+      clearInterval(syncTimer);
+      // Runs going on stop at their next batch, recorded as failed, their leases released.
+      await services.sync.stop();
+      await syncing;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive connections would hold close() open; end them.

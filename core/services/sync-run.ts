@@ -41,6 +41,11 @@ export class SyncRunExecution {
     this.lastRenewedMs = this.nowMs();
   }
 
+  /** Stops the run at the next batch (or sooner, where the connector watches the signal). */
+  cancel(reason: string): void {
+    this.abort.abort(new Error(reason));
+  }
+
   /** Runs to the end; never throws — a failure is recorded on the run, which is returned. */
   async execute(): Promise<SyncRun> {
     const { run } = this;
@@ -92,6 +97,8 @@ export class SyncRunExecution {
           return next.value.checkpoint;
         }
         await this.ingest(next.value);
+        // A connector that does not watch the signal still stops at the next batch.
+        this.abort.signal.throwIfAborted();
         await this.keepAlive();
       }
     } finally {

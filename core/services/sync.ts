@@ -44,6 +44,7 @@ export class SyncService {
   private readonly timings: RunTimings;
   private readonly retentionMs: number;
   private readonly concurrency: number;
+  private readonly active = new Map<SyncRunExecution, Promise<SyncRun>>();
 
   constructor(
     private readonly store: RegistryStore,
@@ -213,10 +214,22 @@ export class SyncService {
       this.timings,
     );
     const finished = execution.execute().then(async (done) => {
+      this.active.delete(execution);
       await this.purgeOldRuns(registry);
       return done;
     });
+    this.active.set(execution, finished);
     return { run, finished };
+  }
+
+  /**
+   * Stops the runs going on in this instance (at their next batch) and waits for them to be
+   * recorded as failed and their leases released, so a restart can sync again at once.
+   */
+  async stop(reason = 'stopped: Portcullis is shutting down'): Promise<void> {
+    const running = [...this.active.entries()];
+    for (const [execution] of running) execution.cancel(reason);
+    await Promise.all(running.map(([, finished]) => finished));
   }
 
   private async purgeOldRuns(registry: RegistryConfig): Promise<void> {
