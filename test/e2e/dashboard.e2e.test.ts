@@ -317,4 +317,21 @@ describe('the dashboard in Chromium', () => {
     expect(text).toContain('CVE-2099-0001');
     await shot('11-exposure-after');
   });
+  it('shows new events as they are recorded when live refresh is on, and announces them', async () => {
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Admission events' }).waitFor();
+    await settled();
+    const rows = page.locator('#events-table tbody tr');
+    const before = await rows.count();
+    await page.getByLabel('Live refresh (every 5 s)').check();
+    expect((await review(fixture('kubernetes/e2e/pod-debian.json'), 'team-live')).allowed).toBe(false);
+    await page.locator('#events-table tbody tr', { hasText: 'team-live' }).waitFor({ timeout: 15_000 });
+    expect(await rows.count()).toBe(before + 1);
+    // The newest row comes first, and screen readers hear about it.
+    expect(await rows.first().textContent()).toContain('team-live');
+    await page.waitForFunction(
+      () => document.getElementById('status')?.textContent === '1 new admission event',
+    );
+    await page.getByLabel('Live refresh (every 5 s)').uncheck();
+  });
 });
