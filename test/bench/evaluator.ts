@@ -64,14 +64,18 @@ function storedScans(now: Date): Map<string, ImageScan> {
 
 /**
  * Builds one admission's work as a closure: everything per-request happens inside it, what
- * the service caches (compiled rules, scans by reference) is prepared outside.
+ * the service caches (compiled rules, scans by reference) is prepared outside. The rules are the
+ * seeded default rule and `extraRules` of `benchRules`.
  */
-export function prepareEvaluation(now: Date): {
+export function prepareEvaluation(
+  now: Date,
+  extraRules = 99,
+): {
   run: () => Evaluation;
   ruleSet: CompiledRuleSet;
   scans: ReadonlyMap<string, ImageScan>;
 } {
-  const rules = [DEFAULT_RULE, ...benchRules(now, 99)].map((body, i) => storedRule(body, i, now));
+  const rules = [DEFAULT_RULE, ...benchRules(now, extraRules)].map((body, i) => storedRule(body, i, now));
   const ruleSet = compileRuleSet(rules);
   const cluster = benchCluster(now);
   const scans = storedScans(now);

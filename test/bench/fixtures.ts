@@ -321,8 +321,9 @@ export interface NativeImage {
 /**
  * About `count` findings for an image: one per advisory per package, a third of the
  * advisories affecting two packages (openssl + libssl3, curl + libcurl4 and the like).
+ * The same `seed` gives the same list.
  */
-function vulnerabilitiesFor(seed: number, count: number): NativeVulnerability[] {
+export function vulnerabilitiesFor(seed: number, count: number): NativeVulnerability[] {
   const random = prng(seed);
   const out: NativeVulnerability[] = [];
   const used = new Set<string>();
