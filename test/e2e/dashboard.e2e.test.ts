@@ -167,6 +167,14 @@ describe('the dashboard in Chromium', () => {
     const built = readdirSync(join(ROOT, 'dist/web/assets'));
     expect(statSync(join(ROOT, 'dist/web/assets', built[0]!)).size).toBeLessThan(60_000);
 
+    // Keyboard first: the key field has focus, and only the skip link comes before it.
+    const focused = () =>
+      page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent);
+    expect(await focused()).toBe('apikey');
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('apikey');
     await page.getByLabel('API key').fill('pck_not-a-real-key-000000');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('That key was not accepted').waitFor();
