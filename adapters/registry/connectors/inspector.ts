@@ -42,6 +42,8 @@ import {
 import { DEFAULT_RETRY, RegistryApiError } from './retry.js';
 
 const ECR_IMAGE = 'AWS_ECR_CONTAINER_IMAGE';
+/** Images per batch at most (a coverage page is 200). */
+const MAX_BATCH = 200;
 
 /** Reasons an ACTIVE (or INACTIVE) coverage entry is still waiting for its scan. */
 const PENDING = new Set(['PENDING_INITIAL_SCAN', 'SCAN_IN_PROGRESS', 'PENDING_REVIVAL_SCAN']);
@@ -250,7 +252,7 @@ class InspectorSync {
           }
           throw e;
         }
-        const scans: ImageScan[] = [];
+        let scans: ImageScan[] = [];
         for (const covered of page.coveredResources ?? []) {
           const id = imageFromArn(covered.resourceId);
           if (id !== undefined) unseen.delete(id.digest.toLowerCase());
@@ -258,16 +260,31 @@ class InspectorSync {
           if (scan !== undefined) scans.push(scan);
         }
         token = page.nextToken || undefined;
-        // Images whose findings changed but that coverage no longer lists (deleted, out of scope).
-        if (token === undefined) {
-          for (const digest of unseen) scans.push(await this.scanFromFindings(repo, digest, {}));
+        if (token !== undefined) {
+          images += scans.length;
+          if (scans.length > 0) {
+            const checkpoint = progressCheckpoint(this.position, { unit: repo.name, token });
+            yield { scans, checkpoint, progress: { images } };
+          }
+          continue;
+        }
+        // Images whose findings changed but that coverage no longer lists (deleted, out of
+        // scope), in bounded batches; the repository is done only after the last of them.
+        for (const digest of unseen) {
+          if (scans.length >= MAX_BATCH) {
+            images += scans.length;
+            yield { scans, progress: { images } };
+            scans = [];
+          }
+          scans.push(await this.scanFromFindings(repo, digest, {}));
         }
         images += scans.length;
-        if (scans.length > 0 || token === undefined) {
-          const cursor = token === undefined ? { unit: repo.name } : { unit: repo.name, token };
-          yield { scans, checkpoint: progressCheckpoint(this.position, cursor), progress: { images } };
-        }
-        if (token === undefined) break;
+        yield {
+          scans,
+          checkpoint: progressCheckpoint(this.position, { unit: repo.name }),
+          progress: { images },
+        };
+        break;
       }
     }
     return { checkpoint: finalCheckpoint(this.position) };

@@ -255,6 +255,33 @@ describe('ECR connector, enhanced scanning through Inspector', () => {
     });
   });
 
+  it('delivers many such images in bounded batches', async () => {
+    for (let i = 0; i < 450; i++) {
+      const f = structuredClone(findings[3]!) as Json;
+      const hash = `sha256:${(0x9000 + i).toString(16).padStart(64, '0')}`;
+      (((f.resources as Json[])[0]!.details as Json).awsEcrContainerImage as Json).imageHash = hash;
+      (f.resources as Json[])[0]!.id = arn('reports/worker', hash);
+      findings.push(f);
+      changed.push(f);
+    }
+    const out = await runSync(connector(), {
+      checkpoint: JSON.stringify({ v: 1, since: '2024-06-02T00:00:00.000Z' }),
+    });
+    expect(out.error).toBeUndefined();
+    expectWellFormedBatches(out.batches);
+    const left = (b: { scans: { digest: string }[] }) =>
+      b.scans.filter((s) => /^sha256:0{60}9/.test(s.digest));
+    expect(out.batches.flatMap(left)).toHaveLength(450);
+    // Between the batches of those images no checkpoint is saved: the repository is not done.
+    expect(
+      out.batches.filter((b) => left(b).length > 0).map((b) => [left(b).length, b.checkpoint !== undefined]),
+    ).toEqual([
+      [200, false],
+      [200, false],
+      [50, true],
+    ]);
+  });
+
   it('fails mid-run, then resumes with the repositories it had not finished', async () => {
     failCoverageOf = 'reports/worker';
     const failed = await runSync(connector());
