@@ -170,7 +170,7 @@ const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/findings:import',
-    summary: 'Import a scan report (format=native|trivy|grype)',
+    summary: 'Import a scan report (format=native|trivy|grype|ecr|inspector2|azure-resource-graph|grafeas)',
     role: 'SecurityAdmin',
     query: ['format', 'region', 'image'],
     body: 'report',
