@@ -32,7 +32,10 @@ export function findingsCommand(runtime: Runtime): Command {
     .command('import')
     .description("import a scanner report (replaces that image digest's scan from that source)")
     .requiredOption('-f, --filename <file>', 'the report as the tool wrote it; - for stdin')
-    .requiredOption('--format <format>', 'report format: native, trivy, grype, ecr, inspector2, azure-resource-graph or grafeas')
+    .requiredOption(
+      '--format <format>',
+      'report format: native, trivy, grype, ecr, inspector2, azure-resource-graph or grafeas',
+    )
     .option(
       '--image <ref>',
       'the image, REGISTRY/REPO:TAG@sha256:..., for reports that carry no repository digest',

@@ -162,17 +162,13 @@ describe('firestore store specifics', () => {
       }),
     );
     await store.scans.upsertScans(scans);
-    const started = performance.now();
     await store.scans.upsertScans(scans);
-    const again = performance.now() - started;
     expect(await store.scans.getScan(scans[4999]!.digest)).toEqual(scans[4999]);
     expect(await store.scans.resolveTag(scans[0]!.registry, 'bulk/repo-49', 'latest')).toBe(
       scans[4999]!.digest,
     );
     const page = await store.scans.listImages({ limit: 1000, repository: 'bulk/repo-7' });
     expect(page.items).toHaveLength(100);
-    // The re-sync only reads (hashes match): much cheaper than writing 15,000 documents.
-    expect(again).toBeLessThan(20_000);
   }, 180_000);
 
   it('purges events across every shard and day without a TTL', async () => {

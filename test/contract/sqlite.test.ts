@@ -147,7 +147,7 @@ describe('sqlite store specifics', () => {
     expect(sideRows).toEqual([0]);
   });
 
-  it('upserts 10,000 scans of 50 vulnerabilities each in one call quickly', async () => {
+  it('upserts 10,000 scans of 50 vulnerabilities each in one call, twice (idempotent)', async () => {
     const store = openAt();
     const scans = Array.from({ length: 10_000 }, (_, i) =>
       makeScan({
@@ -158,18 +158,13 @@ describe('sqlite store specifics', () => {
         scannedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
       }),
     );
-    const started = performance.now();
+    // Its speed is measured by `npm run bench -- stores`, not asserted here.
     await store.scans.upsertScans(scans);
-    const elapsed = performance.now() - started;
-    // Typically well under 2 s here; the bound leaves room for a loaded CI machine.
-    expect(elapsed).toBeLessThan(15_000);
     expect(await store.scans.getScan(scans[9_999]!.digest)).toEqual(scans[9_999]);
     expect(await store.scans.resolveTag(scans[0]!.registry, 'bulk/repo-99', 'latest')).toBe(
       scans[9_999]!.digest,
     );
-    const again = performance.now();
     await store.scans.upsertScans(scans);
-    expect(performance.now() - again).toBeLessThan(15_000);
     const page = await store.scans.listImages({
       limit: 1000,
       registry: scans[0]!.registry,
