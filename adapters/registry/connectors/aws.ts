@@ -6,7 +6,13 @@
 import { DescribeRepositoriesCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import type { Inspector2Client } from '@aws-sdk/client-inspector2';
 import type { EcrSettings } from '../../../core/domain.js';
-import { type Failure, isTransientNetworkError, type RetryPolicy, withRetry } from './retry.js';
+import {
+  type Failure,
+  isTransientNetworkError,
+  RegistryApiError,
+  type RetryPolicy,
+  withRetry,
+} from './retry.js';
 
 const THROTTLING = new Set([
   'ThrottlingException',
@@ -91,6 +97,32 @@ export type AwsCall = <T>(what: string, call: (abortSignal: AbortSignal) => Prom
 
 export function awsCaller(signal: AbortSignal, policy: RetryPolicy): AwsCall {
   return (what, call) => withRetry(what, () => call(signal), classifyAwsError, { signal, policy });
+}
+
+/**
+ * One page of a listing that a run resumes from a saved page token. AWS page tokens expire;
+ * when the API refuses a saved one (`expiredTokenError`, e.g. ECR's InvalidParameterException,
+ * Inspector's ValidationException), the listing starts over from its first page: seeing a page
+ * twice costs an idempotent write, skipping one would lose findings.
+ *
+ * @example const page = await resumablePage(aws, 'ECR DescribeImages (app)', token,
+ *   'InvalidParameterException', (nextToken, abortSignal) => ecr.send(cmd(nextToken), { abortSignal }))
+ */
+export async function resumablePage<T>(
+  aws: AwsCall,
+  what: string,
+  token: string | undefined,
+  expiredTokenError: string,
+  send: (nextToken: string | undefined, abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  try {
+    return await aws(what, (abortSignal) => send(token, abortSignal));
+  } catch (e) {
+    const expired =
+      token !== undefined && e instanceof RegistryApiError && isAwsError(e.cause, expiredTokenError);
+    if (!expired) throw e;
+  }
+  return aws(what, (abortSignal) => send(undefined, abortSignal));
 }
 
 /** The repositories to sync, in name order (the order a resumed run relies on). */

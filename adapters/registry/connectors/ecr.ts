@@ -25,6 +25,7 @@ import {
   type EcrRepository,
   isAwsError,
   listRepositories,
+  resumablePage,
 } from './aws.js';
 import {
   changedSince,
@@ -148,31 +149,23 @@ class BasicSync {
       if (start.skip) continue;
       let token = start.token;
       for (;;) {
-        let page: DescribeImagesCommandOutput;
-        try {
-          page = await this.aws(`ECR DescribeImages (${repo.name})`, (abortSignal) =>
+        // A page token kept by an interrupted run may have expired: then the repository starts over.
+        const page: DescribeImagesCommandOutput = await resumablePage(
+          this.aws,
+          `ECR DescribeImages (${repo.name})`,
+          token,
+          'InvalidParameterException',
+          (nextToken, abortSignal) =>
             this.deps.ecr.send(
               new DescribeImagesCommand({
                 registryId: repo.registryId,
                 repositoryName: repo.name,
                 maxResults: this.pageSize,
-                nextToken: token,
+                nextToken,
               }),
               { abortSignal },
             ),
-          );
-        } catch (e) {
-          // A page token kept by an interrupted run may have expired: do the repository again.
-          if (
-            token !== undefined &&
-            e instanceof RegistryApiError &&
-            isAwsError(e.cause, 'InvalidParameterException')
-          ) {
-            token = undefined;
-            continue;
-          }
-          throw e;
-        }
+        );
         const scans: ImageScan[] = [];
         for (const detail of page.imageDetails ?? []) {
           const scan = await this.imageScan(repo, detail);

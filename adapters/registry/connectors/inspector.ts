@@ -29,8 +29,8 @@ import {
   awsCaller,
   type EcrConnectorDeps,
   type EcrRepository,
-  isAwsError,
   listRepositories,
+  resumablePage,
 } from './aws.js';
 import {
   changedSince,
@@ -39,7 +39,7 @@ import {
   type SyncPosition,
   unitStart,
 } from './checkpoint.js';
-import { DEFAULT_RETRY, RegistryApiError } from './retry.js';
+import { DEFAULT_RETRY } from './retry.js';
 
 const ECR_IMAGE = 'AWS_ECR_CONTAINER_IMAGE';
 /** Images per batch at most (a coverage page is 200). */
@@ -225,9 +225,12 @@ class InspectorSync {
       const unseen = new Set(changed.get(repo.name) ?? []);
       let token = start.token;
       for (;;) {
-        let page: ListCoverageCommandOutput;
-        try {
-          page = await this.aws(`Inspector ListCoverage (${repo.name})`, (abortSignal) =>
+        const page: ListCoverageCommandOutput = await resumablePage(
+          this.aws,
+          `Inspector ListCoverage (${repo.name})`,
+          token,
+          'ValidationException',
+          (nextToken, abortSignal) =>
             this.deps.inspector.send(
               new ListCoverageCommand({
                 filterCriteria: {
@@ -236,22 +239,11 @@ class InspectorSync {
                   accountId: [{ comparison: 'EQUALS', value: repo.registryId }],
                 },
                 maxResults: 200,
-                nextToken: token,
+                nextToken,
               }),
               { abortSignal },
             ),
-          );
-        } catch (e) {
-          if (
-            token !== undefined &&
-            e instanceof RegistryApiError &&
-            isAwsError(e.cause, 'ValidationException')
-          ) {
-            token = undefined;
-            continue;
-          }
-          throw e;
-        }
+        );
         let scans: ImageScan[] = [];
         for (const covered of page.coveredResources ?? []) {
           const id = imageFromArn(covered.resourceId);

@@ -145,6 +145,12 @@ describe('ECR connector, enhanced scanning through Inspector', () => {
           $metadata: { httpStatusCode: 429 },
         });
       }
+      if (input.nextToken !== undefined && !/^\d+$/.test(input.nextToken)) {
+        throw Object.assign(new Error('The provided nextToken is expired or invalid'), {
+          name: 'ValidationException',
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
       const all = coverage[repo] ?? [];
       const start = Number(input.nextToken ?? 0);
       return {
@@ -297,6 +303,36 @@ describe('ECR connector, enhanced scanning through Inspector', () => {
         .commandCalls(ListCoverageCommand)
         .map((c) => c.args[0].input.filterCriteria?.ecrRepositoryName?.[0]?.value),
     ).toEqual(['reports/worker', 'reports/worker']);
+  });
+
+  it('starts a repository over when the page token a run saved has expired', async () => {
+    const saved = JSON.stringify({
+      v: 1,
+      startedAt: '2024-06-02T11:00:00.000Z',
+      cursor: { unit: 'payments/api', token: 'expired-token' },
+    });
+    const out = await runSync(connector(), { checkpoint: saved });
+    expect(out.error).toBeUndefined();
+    // The whole of payments/api, then reports/worker: nothing of the repository is skipped.
+    expect(out.scans.filter((s) => s.repository === 'payments/api').map((s) => s.digest)).toEqual([
+      API,
+      PENDING,
+      UNSUPPORTED,
+    ]);
+    expect(
+      inspector
+        .commandCalls(ListCoverageCommand)
+        .map((c) => [
+          c.args[0].input.filterCriteria?.ecrRepositoryName?.[0]?.value,
+          c.args[0].input.nextToken,
+        ]),
+    ).toEqual([
+      ['payments/api', 'expired-token'],
+      ['payments/api', undefined],
+      ['payments/api', '2'],
+      ['reports/worker', undefined],
+      ['reports/worker', '2'],
+    ]);
   });
 
   it('needs an Inspector client', () => {
