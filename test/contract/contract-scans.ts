@@ -106,6 +106,45 @@ export function scanContract(ctx: ContractContext): void {
       expect(listed).toEqual([summaryOf(trivy)]);
     });
 
+    it('breaks a tie in scan time by source name, whatever the order of the upserts', async () => {
+      const scannedAt = '2026-01-02T00:00:00.000Z';
+      const first = makeScan({ digest: digestOf('tie-a'), source: 'ecr', scannedAt, vulnCount: 1 });
+      const second = makeScan({ digest: first.digest, source: 'trivy', scannedAt, vulnCount: 4 });
+      await ctx.store.scans.upsertScans([second]);
+      await ctx.store.scans.upsertScans([first]);
+      expect(await ctx.store.scans.getScan(first.digest)).toEqual(first);
+
+      const other = makeScan({ digest: digestOf('tie-b'), source: 'ecr', scannedAt, vulnCount: 1 });
+      await ctx.store.scans.upsertScans([other]);
+      await ctx.store.scans.upsertScans([{ ...second, digest: other.digest }]);
+      expect(await ctx.store.scans.getScan(other.digest)).toEqual(other);
+    });
+
+    it('reads the latest content of the newest source after a re-import that keeps its scan time', async () => {
+      const digest = digestOf('reimport-same-time');
+      const older = makeScan({ digest, source: 'ecr', scannedAt: '2026-01-01T00:00:00.000Z', vulnCount: 3 });
+      const newest = makeScan({
+        digest,
+        source: 'grype',
+        scannedAt: '2026-01-02T00:00:00.000Z',
+        vulnCount: 2,
+      });
+      await ctx.store.scans.upsertScans([older, newest]);
+      expect(await ctx.store.scans.getScan(digest)).toEqual(newest);
+
+      // The same scan time, but the list and the tags changed (a rescan that kept its timestamp).
+      const revised = makeScan({
+        digest,
+        source: 'grype',
+        scannedAt: newest.scannedAt,
+        tags: ['patched'],
+        vulnerabilities: makeVulnerabilities(1, 'GHSA-'),
+      });
+      await ctx.store.scans.upsertScans([revised]);
+      expect(await ctx.store.scans.getScan(digest)).toEqual(revised);
+      expect(await walkImages(ctx.store, { limit: 10 })).toEqual([summaryOf(revised)]);
+    });
+
     it('resolves tags case-insensitively on registry and repository, per repository', async () => {
       const app = makeScan({ registry: ECR, repository: 'team/app', tags: ['latest', '1.0'] });
       const web = makeScan({ registry: ECR, repository: 'team/web', tags: ['latest'] });

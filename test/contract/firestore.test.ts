@@ -150,6 +150,40 @@ describe('firestore store specifics', () => {
     expect(await store.scans.getScan(digest)).toEqual(scans[5]);
   });
 
+  it('decides the newest scan from the scans themselves when an upsert stopped before committing the image', async () => {
+    const prefix = `runs/${randomUUID()}`;
+    const store = await track(openIsolated({ prefix }));
+    const digest = digestOf('stopped-halfway');
+    const grype = makeScan({ digest, source: 'grype', scannedAt: '2026-01-02T00:00:00.000Z', vulnCount: 2 });
+    const trivy = makeScan({ digest, source: 'trivy', scannedAt: '2026-01-03T00:00:00.000Z', vulnCount: 5 });
+    await store.scans.upsertScans([grype, trivy]);
+    expect(await store.scans.getScan(digest)).toEqual(trivy);
+
+    // A re-import of trivy's scan dated before grype's writes the scan document first and then
+    // the image document; stopped in between, the image still names trivy as the newest.
+    const olderTrivy = { ...trivy, scannedAt: '2026-01-01T00:00:00.000Z' };
+    const db = client();
+    try {
+      const ref = db.doc(`${prefix}/scans/${digest}__trivy`);
+      const stored = (await ref.get()).data()!;
+      await ref.set({
+        ...stored,
+        scannedMs: Date.parse(olderTrivy.scannedAt),
+        hash: 'a version the image does not record',
+        summary: { ...stored.summary, scannedAt: olderTrivy.scannedAt },
+      });
+      expect((await db.doc(`${prefix}/images/${digest}`).get()).get('newest')).toBe('trivy');
+    } finally {
+      await db.terminate();
+    }
+    expect(await store.scans.getScan(digest)).toEqual(grype);
+
+    // The retried import completes: the same answer, and the listing agrees.
+    await store.scans.upsertScans([olderTrivy]);
+    expect(await store.scans.getScan(digest)).toEqual(grype);
+    expect((await store.scans.listImages({ limit: 10 })).items.map((s) => s.source)).toEqual(['grype']);
+  });
+
   it('upserts 5,000 scans in one call, then skips them all when nothing changed', async () => {
     const store = await track(openIsolated());
     const scans = Array.from({ length: 5000 }, (_, i) =>

@@ -54,7 +54,11 @@ export function imageListShape(
   };
 }
 
-/** `getScan`: the newest scan of a digest across sources. */
+/**
+ * The newest scan of a digest across sources, by query. No longer issued — `getScan` reads
+ * the image document and then the scan it names — but kept while
+ * `iac/gcp/firestore.indexes.json` still declares its index (drop both together).
+ */
 export const NEWEST_SCAN_SHAPE: QueryShape = {
   collection: 'scans',
   equality: ['digestKey'],

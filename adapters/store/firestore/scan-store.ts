@@ -1,17 +1,25 @@
 /**
  * Image scans in Firestore (documents in scan-docs.ts). Reads are what the webhook's hot path
- * needs — the newest scan of a digest is one indexed query with `limit(1)`, a tag is one point
- * read — and the listing pages through `images`, one document per image holding its newest
+ * needs — the newest scan of a digest is two point reads (its image document, then the scan it
+ * names), a tag is one — and the listing pages through `images`, one document per image holding its newest
  * scan's summary. Writes are in scan-upsert.ts.
  */
-import type { DocumentSnapshot } from '@google-cloud/firestore';
+import type { DocumentReference } from '@google-cloud/firestore';
 import { z } from 'zod';
-import type { ImageScan } from '../../../core/domain.js';
+import type { ImageScan, ScanSource } from '../../../core/domain.js';
+import { UnavailableError } from '../../../core/errors.js';
 import type { ImageListQuery, ImageSummary, Page, ScanStore } from '../../../core/ports.js';
 import { decodeCursor, encodeCursor, type FirestoreContext, pageSize, parseDoc } from './client.js';
-import { buildQuery, imageListShape, NEWEST_SCAN_SHAPE } from './query-shapes.js';
+import { buildQuery, imageListShape } from './query-shapes.js';
 import { decodeVulnerabilities } from './scan-codec.js';
-import { ImageSummarySchema, ScanDocSchema, ScanRefs, TagDocSchema } from './scan-docs.js';
+import {
+  ImageDocSchema,
+  ImageSummarySchema,
+  type ScanDoc,
+  ScanDocSchema,
+  ScanRefs,
+  TagDocSchema,
+} from './scan-docs.js';
 import { upsertScans } from './scan-upsert.js';
 
 /** The position after the last image of a page: its (registry, repository, digest) keys. */
@@ -24,6 +32,10 @@ const ListedImage = z.object({
   summary: ImageSummarySchema,
 });
 
+/** What `getScan` reads of an image document: which source is newest, and each source's version. */
+const ImageHeadSchema = ImageDocSchema.pick({ newest: true, sources: true });
+type ImageHead = z.infer<typeof ImageHeadSchema>;
+
 /** How often `getScan` re-reads when a concurrent rewrite replaced the chunks it was reading. */
 const READ_ATTEMPTS = 3;
 
@@ -35,19 +47,32 @@ export class FirestoreScanStore implements ScanStore {
     this.refs = new ScanRefs(ctx);
   }
 
-  /** The newest scan of a digest (case-insensitive) across sources, or null. */
+  /**
+   * The newest scan of a digest (case-insensitive) across sources, or null. Two point reads:
+   * `images/{digest}` names the newest source, then `scans/{digest}__{source}` (plus one
+   * `getAll` of its chunks when the list is split). An upsert writes scan documents before it
+   * commits the image document, so a scan document whose hash is not the one the image records
+   * is being rewritten (or its upsert stopped there): the newest is then decided from the
+   * sources' scan documents themselves, read by reference too.
+   */
   async getScan(digest: string): Promise<ImageScan | null> {
-    const query = buildQuery(this.ctx.col('scans'), NEWEST_SCAN_SHAPE, { digestKey: digest.toLowerCase() });
+    const digestKey = digest.toLowerCase();
+    const imageRef = this.refs.image(digestKey);
     for (let attempt = 1; ; attempt++) {
-      const snap = await this.ctx.call('scans.getScan', () => query.limit(1).get());
-      const doc = snap.docs[0];
-      if (doc === undefined) return null;
-      const scan = parseDoc(ScanDocSchema, doc.data(), doc.ref.path);
-      const pieces = await this.pieces(scan, doc.ref.path, doc);
+      // Only what picks the source: the image's summary (tags and all) is the scan's to give.
+      const [imageSnap] = await this.ctx.call('scans.getImage', () =>
+        this.ctx.db.getAll(imageRef, { fieldMask: ['newest', 'sources'] }),
+      );
+      if (imageSnap === undefined || !imageSnap.exists) return null;
+      const image = parseDoc(ImageHeadSchema, imageSnap.data(), imageSnap.ref.path);
+      const { ref, scan } = await this.newestScan(digestKey, image, imageSnap.ref.path);
+      const pieces = await this.pieces(scan, ref);
       if (pieces !== null) {
-        return { ...scan.summary, vulnerabilities: await decodeVulnerabilities(pieces, doc.ref.path) };
+        return { ...scan.summary, vulnerabilities: await decodeVulnerabilities(pieces, ref.path) };
       }
-      if (attempt >= READ_ATTEMPTS) throw new Error(`chunks of ${doc.ref.path} are missing`);
+      if (attempt >= READ_ATTEMPTS) {
+        throw new UnavailableError(`the scan of ${digest} is being rewritten; try again`);
+      }
     }
   }
 
@@ -98,17 +123,50 @@ export class FirestoreScanStore implements ScanStore {
   }
 
   /** The gzipped pieces of a scan's list; null when a concurrent rewrite removed a chunk. */
-  private async pieces(
-    scan: z.infer<typeof ScanDocSchema>,
-    path: string,
-    doc: DocumentSnapshot,
-  ): Promise<Uint8Array[] | null> {
+  private async pieces(scan: ScanDoc, ref: DocumentReference): Promise<Uint8Array[] | null> {
     if (scan.vulns !== undefined) return [scan.vulns];
-    if (scan.chunks === undefined) throw new Error(`document ${path} has neither vulns nor chunks`);
+    if (scan.chunks === undefined) throw new Error(`document ${ref.path} has neither vulns nor chunks`);
     const { gen, count } = scan.chunks;
-    const refs = Array.from({ length: count }, (_, i) => this.refs.chunk(doc.ref, gen, i));
+    const refs = Array.from({ length: count }, (_, i) => this.refs.chunk(ref, gen, i));
     const snaps = await this.ctx.call('scans.getChunks', () => this.ctx.db.getAll(...refs));
     const data = snaps.map((s) => s.get('data') as unknown);
     return data.every((d) => d instanceof Uint8Array) ? (data as Uint8Array[]) : null;
+  }
+
+  /**
+   * The scan document of the image's newest source when it is the version the image records
+   * (the usual case: one point read); otherwise the newest of the image's sources by their
+   * stored scan documents — latest scan time, ties to the first source by name, as the image
+   * document itself decides.
+   */
+  private async newestScan(
+    digestKey: string,
+    image: ImageHead,
+    imagePath: string,
+  ): Promise<{ ref: DocumentReference; scan: ScanDoc }> {
+    const ref = this.refs.scan(digestKey, image.newest);
+    const snap = await this.ctx.call('scans.getScan', () => ref.get());
+    if (snap.exists) {
+      const scan = parseDoc(ScanDocSchema, snap.data(), ref.path);
+      if (scan.hash === image.sources[image.newest]?.hash) return { ref, scan };
+    }
+    const refs = (Object.keys(image.sources) as ScanSource[]).map((source) =>
+      this.refs.scan(digestKey, source),
+    );
+    const snaps = await this.ctx.call('scans.getSources', () => this.ctx.db.getAll(...refs));
+    let best: { ref: DocumentReference; scan: ScanDoc } | undefined;
+    for (const s of snaps) {
+      if (!s.exists) continue;
+      const scan = parseDoc(ScanDocSchema, s.data(), s.ref.path);
+      if (
+        best === undefined ||
+        scan.scannedMs > best.scan.scannedMs ||
+        (scan.scannedMs === best.scan.scannedMs && scan.source < best.scan.source)
+      ) {
+        best = { ref: s.ref, scan };
+      }
+    }
+    if (best === undefined) throw new Error(`no scan of ${imagePath} is stored`);
+    return best;
   }
 }
