@@ -3,7 +3,7 @@
  * A connector pages through what a registry's scanner reports; core's SyncService
  * (services/sync.ts) ingests each batch, keeps the checkpoint and records the run.
  */
-import type { ImageScan } from './domain.js';
+import type { ImageScan, ScanSource } from './domain.js';
 
 export const REGISTRY_KINDS = ['ecr', 'acr', 'gar'] as const;
 export type RegistryKind = (typeof REGISTRY_KINDS)[number];
@@ -42,9 +42,34 @@ export interface SyncBatch {
   progress?: { images: number; totalImages?: number };
 }
 
+/**
+ * A complete listing of the images a scanner reports now, for a scanner whose silence about an
+ * image is ambiguous (Defender's Resource Graph rows vanish when findings are resolved, and also
+ * when an image leaves its scan window or is deleted). After the run, core marks each stored scan
+ * from `source` of an image in `registries` that is missing here as `Pending` with `reason`,
+ * keeping its last findings for the record: never clean, never silently. See ScanService.markUnreported.
+ */
+export interface ScannerInventory {
+  source: ScanSource;
+  /** Registry hosts (lower case) listed completely; images of other hosts are left alone. */
+  registries: string[];
+  /** Every digest (lower case) the scanner reports in those registries. */
+  digests: string[];
+  /** The statusReason given to an image the scanner no longer reports. */
+  reason: string;
+}
+
+/** What a finished run returns. */
+export interface SyncResult {
+  /** Where the next run starts. */
+  checkpoint: string;
+  /** Set by connectors whose scanner can only say what it reports, not what it stopped reporting. */
+  inventory?: ScannerInventory;
+}
+
 export interface RegistryConnector {
   /** Pages through what changed since context.checkpoint; returns the checkpoint for the next run when it finished. Throws on failure (after its own retries). */
-  sync(context: SyncContext): AsyncGenerator<SyncBatch, { checkpoint: string }, void>;
+  sync(context: SyncContext): AsyncGenerator<SyncBatch, SyncResult, void>;
 }
 
 /** Builds a connector for a stored config (adapters/registry/connectors.ts exports `createConnector: ConnectorFactory`). */

@@ -7,6 +7,7 @@ import { countSeverities, type ImageScan, ImageScanSchema } from '../domain.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { ImageRef } from '../image-ref.js';
 import type { Clock, ImageListQuery, ImageSummary, Logger, Page, ScanStore } from '../ports.js';
+import type { ScannerInventory } from '../sync.js';
 
 export interface ResolvedScan {
   digest?: string;
@@ -52,6 +53,48 @@ export class ScanService {
     const vulnerabilities = checked.reduce((n, s) => n + s.vulnerabilities.length, 0);
     this.logger.info('scans ingested', { images: checked.length, vulnerabilities });
     return { images: checked.length, vulnerabilities };
+  }
+
+  /**
+   * Marks what a scanner stopped reporting: each image of the inventory's registries whose
+   * newest scan is a `Scanned` one from the inventory's source, and whose digest the inventory
+   * does not list, gets that scan back as `Pending` with the inventory's reason. Its findings
+   * stay, for the record, and its scan time stays the last time the scanner reported it; it is
+   * never made clean, because silence does not say the findings were fixed. Rules then treat it
+   * as an image without a usable scan (`applyToUnscannedImages`), and monitoring says why.
+   * Returns how many images were marked. An image the scanner reports again is synced as usual.
+   */
+  async markUnreported(inventory: ScannerInventory): Promise<number> {
+    const reported = new Set(inventory.digests.map((d) => d.toLowerCase()));
+    const unreported: string[] = [];
+    for (const registry of new Set(inventory.registries.map((r) => r.toLowerCase()))) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.store.listImages({
+          registry,
+          status: 'Scanned',
+          limit: 200,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const image of page.items) {
+          const digest = image.digest.toLowerCase();
+          if (image.source === inventory.source && !reported.has(digest)) unreported.push(digest);
+        }
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+    }
+    let marked = 0;
+    for (let i = 0; i < unreported.length; i += 100) {
+      const pending: ImageScan[] = [];
+      for (const digest of new Set(unreported.slice(i, i + 100))) {
+        const scan = await this.store.getScan(digest);
+        // Read again: the newest scan may have changed since the listing (an import, say).
+        if (scan?.source !== inventory.source || scan.status !== 'Scanned') continue;
+        pending.push({ ...scan, status: 'Pending', statusReason: inventory.reason });
+      }
+      if (pending.length > 0) marked += (await this.ingest(pending)).images;
+    }
+    return marked;
   }
 
   /** The digest an image reference names or its tag points to, and that digest's newest scan. */

@@ -6,7 +6,7 @@
 import { type ImageScan, SYNC_RUN_MAX_ERRORS, type SyncRun } from '../domain.js';
 import { ValidationError } from '../errors.js';
 import type { Clock, Logger, RegistryStore } from '../ports.js';
-import type { RegistryConfig, RegistryConnector, SyncBatch } from '../sync.js';
+import type { RegistryConfig, RegistryConnector, SyncBatch, SyncResult } from '../sync.js';
 import type { ScanService } from './scans.js';
 
 /** The timings a run keeps to. */
@@ -59,8 +59,15 @@ export class SyncRunExecution {
         now: this.clock.now(),
       });
       const final = await this.consume(generator);
-      await this.store.setCheckpoint(this.registry.id, final);
-      run.checkpointAfter = final;
+      if (final.inventory !== undefined) {
+        // Before the final checkpoint: a run that fails here is done again, reconciliation included.
+        const marked = await this.scans.markUnreported(final.inventory);
+        run.images += marked;
+        if (marked > 0)
+          this.logger.warn('images no longer reported by the scanner', { ...fields, images: marked });
+      }
+      await this.store.setCheckpoint(this.registry.id, final.checkpoint);
+      run.checkpointAfter = final.checkpoint;
       run.status = 'succeeded';
     } catch (e) {
       run.status = 'failed';
@@ -87,14 +94,14 @@ export class SyncRunExecution {
    * stored, so memory holds a single batch whatever the registry's size. When this side
    * fails, `return()` lets the connector release what it holds.
    */
-  private async consume(generator: AsyncGenerator<SyncBatch, { checkpoint: string }, void>): Promise<string> {
+  private async consume(generator: AsyncGenerator<SyncBatch, SyncResult, void>): Promise<SyncResult> {
     let done = false;
     try {
       for (;;) {
         const next = await generator.next();
         if (next.done === true) {
           done = true;
-          return next.value.checkpoint;
+          return next.value;
         }
         await this.ingest(next.value);
         // A connector that does not watch the signal still stops at the next batch.

@@ -4,7 +4,11 @@
  * admission decisions that follow as Defender's findings change — and stay when a run fails.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAcrConnector, RESOURCE_GRAPH_PATH } from '../../adapters/registry/connectors/acr.js';
+import {
+  createAcrConnector,
+  RESOURCE_GRAPH_PATH,
+  UNREPORTED_REASON,
+} from '../../adapters/registry/connectors/acr.js';
 import { openSqliteStore } from '../../adapters/store/sqlite/index.js';
 import type { Clock, Store } from '../../core/ports.js';
 import { createServices } from '../../core/services/index.js';
@@ -38,6 +42,21 @@ function resourceGraph(state: { rows: Row[]; refuse: boolean }) {
     const digest = (r: Row) =>
       String((r.properties.additionalData as { artifactDetails: { digest: string } }).artifactDetails.digest);
     const since = /[^o]datetime\((\d[^)]*)\)/.exec(query)?.[1];
+    if (query.includes('| distinct host, digest')) {
+      // Every image reported now, of any status.
+      const host = (r: Row) =>
+        String(
+          (r.properties.additionalData as { artifactDetails: { registryHost: string } }).artifactDetails
+            .registryHost,
+        ).toLowerCase();
+      const images = [...new Set(state.rows.map((r) => `${host(r)} ${digest(r)}`))].sort();
+      return {
+        body: {
+          data: images.map((i) => ({ host: i.split(' ')[0], digest: i.split(' ')[1] })),
+          resultTruncated: 'false',
+        },
+      };
+    }
     if (query.includes('summarize')) {
       const digests = [
         ...new Set(state.rows.filter((r) => !since || r.properties.timeGenerated >= since).map(digest)),
@@ -59,14 +78,26 @@ function resourceGraph(state: { rows: Row[]; refuse: boolean }) {
   };
 }
 
+const constructedRows = () =>
+  (loadCloudFixture('azure/constructed-resource-graph-response-page.json') as { data: Row[] }).data;
+
 /** The constructed page's two rows of payments/api (Critical curl, Medium busybox), generated at `time`. */
-function apiRows(time: string, withCritical: boolean): Row[] {
-  const page = loadCloudFixture('azure/constructed-resource-graph-response-page.json') as { data: Row[] };
-  const rows = page.data
+function apiRows(time: string, withCritical: boolean, code = 'Unhealthy'): Row[] {
+  const rows = constructedRows()
     .slice(0, 2)
-    .map((r) => ({ ...r, properties: { ...r.properties, timeGenerated: time } }));
+    .map((r) => ({
+      ...r,
+      properties: {
+        ...r.properties,
+        timeGenerated: time,
+        status: { ...(r.properties.status as object), code },
+      },
+    }));
   return withCritical ? rows : rows.slice(1);
 }
+
+/** The constructed page's row of reports/worker, in the same registry: an image Defender goes on reporting. */
+const workerRow = (): Row => constructedRows()[3]!;
 
 describe('registry sync into the store, and the admission decisions that follow', () => {
   const state = { rows: [] as Row[], refuse: false };
@@ -144,5 +175,77 @@ describe('registry sync into the store, and the admission decisions that follow'
       'succeeded',
       'succeeded',
     ]);
+  });
+
+  it('admits once every finding is resolved: Healthy rows give a clean scan, vanished rows an unscanned image', async () => {
+    let now = Date.parse('2024-06-02T12:00:00Z');
+    const clock: Clock = { now: () => new Date(now) };
+    const connectors: ConnectorFactory = (config) =>
+      createAcrConnector(config, { token: fakeToken(), endpoint: server.url, retry: instantRetry(2) });
+    const store = openSqliteStore({ path: ':memory:', clock });
+    stores.push(store);
+    const services = createServices(store, { clock, connectors, cacheTtlMs: 0 });
+    await services.rules.create(
+      { name: 'deny-critical', action: 'Deny', conditions: { severities: ['Critical'] } },
+      'admin',
+    );
+    await services.sync.create(
+      { name: 'contoso', kind: 'acr', settings: { subscriptions: [SUBSCRIPTION] } },
+      'admin',
+    );
+    const API = 'sha256:cccc000000000000000000000000000000000000000000000000000000000003';
+    const review = async () => {
+      const result = await services.admission.whatIf(CLUSTER, deployment('api', 'payments', [IMAGE]));
+      return { decision: result.decision, notes: result.images[0]?.notes ?? [], message: result.message };
+    };
+    const sync = async () => {
+      now += 3_600_000;
+      const run = await services.sync.sync('contoso', 'schedule');
+      expect(run).toMatchObject({ status: 'succeeded', errors: [] });
+      return run;
+    };
+
+    state.refuse = false;
+    state.rows = [...apiRows('2024-06-02T11:30:00.0000000Z', true), workerRow()];
+    await sync();
+    expect((await review()).decision).toBe('Denied');
+
+    // Defender rescans: both findings of the image are resolved, and its rows turn Healthy.
+    state.rows = [...apiRows('2024-06-02T13:45:00.0000000Z', true, 'Healthy'), workerRow()];
+    await sync();
+    expect(await services.scans.get(API)).toMatchObject({
+      status: 'Scanned',
+      counts: { Critical: 0, High: 0, Medium: 0, Low: 0, Negligible: 0 },
+    });
+    expect((await review()).decision).toBe('Allowed');
+
+    // A new critical finding, then every row of the image disappears from Resource Graph.
+    state.rows = [...apiRows('2024-06-02T14:45:00.0000000Z', true), workerRow()];
+    await sync();
+    expect((await review()).decision).toBe('Denied');
+    state.rows = [workerRow()];
+    const quiet = await sync();
+    expect(quiet.images).toBe(1);
+    // Not clean: its last findings stay on record, and it has no usable scan until Defender reports it again.
+    const unreported = await services.scans.get(API);
+    expect(unreported).toMatchObject({
+      status: 'Pending',
+      statusReason: UNREPORTED_REASON,
+      scannedAt: '2024-06-02T14:45:00.000Z',
+      counts: { Critical: 1, Medium: 1 },
+    });
+    const worker = 'sha256:dddd000000000000000000000000000000000000000000000000000000000004';
+    expect((await services.scans.get(worker)).status).toBe('Scanned');
+    const notGated = await review();
+    expect(notGated.decision).toBe('Allowed');
+    expect(notGated.notes).toContain('not gated by rule "deny-critical": no usable scan (Pending)');
+    // An operator who wants unscanned images kept out says so, and the image is denied.
+    await services.rules.create(
+      { name: 'deny-unscanned', action: 'Deny', applyToUnscannedImages: true },
+      'admin',
+    );
+    const denied = await review();
+    expect(denied.decision).toBe('Denied');
+    expect(denied.message).toContain('deny-unscanned');
   });
 });

@@ -11,7 +11,13 @@ import { ConflictError, NotFoundError, UnavailableError, ValidationError } from 
 import { parseImageRef } from '../../core/image-ref.js';
 import type { Clock, Store } from '../../core/ports.js';
 import { createServices, type ServiceOptions } from '../../core/services/index.js';
-import type { ConnectorFactory, RegistryConfig, SyncBatch, SyncContext } from '../../core/sync.js';
+import type {
+  ConnectorFactory,
+  RegistryConfig,
+  ScannerInventory,
+  SyncBatch,
+  SyncContext,
+} from '../../core/sync.js';
 import { CLUSTER, deployment, rule } from './evaluate-helpers.js';
 
 const HOST = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
@@ -64,6 +70,7 @@ type Step = SyncBatch | Error | (() => Promise<void>);
 interface Script {
   steps: Iterable<Step> | AsyncIterable<Step>;
   final?: string;
+  inventory?: ScannerInventory;
 }
 
 /** A connector factory that plays one script per run, and keeps the contexts it was given. */
@@ -83,7 +90,10 @@ function scripted(...scripts: Script[]) {
           if (typeof step === 'function') await step();
           else yield step;
         }
-        return { checkpoint: script.final ?? 'done' };
+        return {
+          checkpoint: script.final ?? 'done',
+          ...(script.inventory === undefined ? {} : { inventory: script.inventory }),
+        };
       },
     };
   };
@@ -271,6 +281,95 @@ describe('sync runs', () => {
     expect(scan.vulnerabilities.map((x) => x.id)).toEqual(['CVE-2024-0001']);
     expect(scan.counts).toMatchObject({ Critical: 0, Medium: 1 });
     expect((await services.admission.review(CLUSTER, review('u2'))).review.response.allowed).toBe(true);
+  });
+
+  it('marks an image the scanner no longer reports as Pending, keeping its findings, and never as clean', async () => {
+    const OTHER = 'contosoapps.azurecr.io';
+    const acr = (n: number, extra: Partial<ImageScan> = {}) =>
+      image(n, [v('CVE-2023-38545', 'Critical')], {
+        registry: 'ContosoApps.azurecr.io',
+        source: 'acr',
+        ...extra,
+      });
+    const inventory = (digests: string[]): ScannerInventory => ({
+      source: 'acr',
+      registries: [OTHER],
+      digests,
+      reason: 'Defender no longer reports this image',
+    });
+    const script = scripted(
+      {
+        steps: [
+          {
+            scans: [
+              acr(1),
+              acr(2),
+              // Another registry host, which this run's inventory does not cover.
+              acr(3, { registry: 'fabrikam.azurecr.io' }),
+              // An image whose newest scan comes from another source: not this scanner's to mark.
+              acr(4),
+            ],
+          },
+        ],
+        inventory: inventory([digest(1), digest(2), digest(4)]),
+      },
+      // Image 2 is no longer reported; image 4 neither, but its newest scan is a later import.
+      { steps: [], inventory: inventory([digest(1).toUpperCase()]) },
+      { steps: [], inventory: inventory([digest(1)]) },
+      // Defender reports image 2 again, rescanned: it is Scanned once more.
+      {
+        steps: [{ scans: [acr(2, { scannedAt: '2026-03-05T00:00:00.000Z', vulnerabilities: [] })] }],
+        inventory: inventory([digest(1), digest(2)]),
+      },
+    );
+    const { services, store } = setup({ connectors: script.factory });
+    await store.rules.create(
+      rule({ name: 'deny-critical', action: 'Deny', conditions: { severities: ['Critical'] } }),
+    );
+    await store.rules.create(
+      rule({
+        name: 'deny-unscanned',
+        action: 'Deny',
+        conditions: { severities: [] },
+        applyToUnscannedImages: true,
+      }),
+    );
+    await services.sync.create(ecr(), 'alice');
+    const first = await services.sync.sync('prod-ecr', 'manual');
+    expect(first).toMatchObject({ status: 'succeeded', images: 4 });
+    await services.scans.ingest([
+      image(4, [], { registry: OTHER, source: 'trivy', scannedAt: '2026-03-03T00:00:00.000Z' }),
+    ]);
+    const decide = async (n: number) => {
+      const result = await services.admission.whatIf(
+        CLUSTER,
+        deployment('web', 'shop', [`${OTHER}/team-a/web@${digest(n)}`]),
+      );
+      return [result.decision, result.images[0]?.triggeredRules.map((r) => r.ruleName)];
+    };
+    expect(await decide(2)).toEqual(['Denied', ['deny-critical']]);
+
+    const second = await services.sync.sync('prod-ecr', 'manual');
+    expect(second).toMatchObject({ status: 'succeeded', images: 1 });
+    const marked = await services.scans.get(digest(2));
+    expect(marked).toMatchObject({
+      status: 'Pending',
+      statusReason: 'Defender no longer reports this image',
+      source: 'acr',
+      scannedAt: '2026-03-01T00:00:00.000Z',
+    });
+    expect(marked.vulnerabilities.map((x) => x.id)).toEqual(['CVE-2023-38545']);
+    // No usable scan: only the rule that gates unscanned images still acts on it.
+    expect(await decide(2)).toEqual(['Denied', ['deny-unscanned']]);
+    for (const n of [1, 3]) expect((await services.scans.get(digest(n))).status).toBe('Scanned');
+    expect((await services.scans.get(digest(4))).source).toBe('trivy');
+
+    // Already marked: the next run writes nothing.
+    expect((await services.sync.sync('prod-ecr', 'manual')).images).toBe(0);
+    const back = await services.sync.sync('prod-ecr', 'manual');
+    expect(back.images).toBe(1);
+    expect(await services.scans.get(digest(2))).toMatchObject({ status: 'Scanned', vulnerabilities: [] });
+    expect(await decide(2)).toEqual(['Allowed', []]);
   });
 
   it('stores Pending, Unsupported and Failed scans with the source’s reason, apart from Scanned', async () => {

@@ -1,14 +1,34 @@
 /**
  * Azure Container Registry findings of Microsoft Defender for Cloud, through Azure Resource
- * Graph (`securityresources`, the container-registry vulnerability sub-assessments), across the
- * configured subscriptions. A run first lists, in digest order, the images with a row generated
- * since the checkpoint; then fetches every row of those images, a few dozen digests per query,
- * so that each scan is complete. Pages follow `$skipToken` (Resource Graph gives one only while
- * the request body is otherwise unchanged, and never for `take`/`limit` queries).
+ * Graph (`securityresources`, the container-registry vulnerability sub-assessments of the
+ * MDVM-powered assessment, `AzureContainerRegistryVulnerability`), across the configured
+ * subscriptions. A run first lists, in digest order, the images with a row generated since the
+ * checkpoint; then fetches every row of those images, of every status, a few dozen digests per
+ * query, so that each scan is complete. Pages follow `$skipToken` (Resource Graph gives one only
+ * while the request body is otherwise unchanged, and never for `take`/`limit` queries).
+ *
+ * Resolved findings. Defender keeps one row per vulnerability per image. A row whose finding is
+ * resolved may stay with `status.code` `Healthy` (or `NotApplicable` when exempted in Defender):
+ * such rows are fetched like the others and count as no finding, so an image whose rows are all
+ * Healthy becomes a `Scanned` scan with no vulnerability. A row may also just disappear, and "no
+ * row" is ambiguous: Defender equally drops the rows of an image that left its scan window (not
+ * pushed or pulled recently) or was deleted, so silence is never read as "fixed". Instead, each
+ * run ends with a complete listing of the images Defender reports now (one row per image), and
+ * returns it as the run's inventory: core marks an image it holds from this source that is no
+ * longer listed as `Pending` with the reason below, keeping its last findings for the record
+ * (ScanService.markUnreported). Only registries with at least one reported image are reconciled,
+ * so a registry out of the subscriptions' reach, or with Defender turned off, is left as it was.
  */
 import { z } from 'zod';
 import { type AcrSettings, AcrSettingsSchema, type ImageScan } from '../../../core/domain.js';
-import type { RegistryConfig, RegistryConnector, SyncBatch, SyncContext } from '../../../core/sync.js';
+import type {
+  RegistryConfig,
+  RegistryConnector,
+  ScannerInventory,
+  SyncBatch,
+  SyncContext,
+  SyncResult,
+} from '../../../core/sync.js';
 import { parseInput } from '../../../core/validation.js';
 import { groupRowsByDigest, SubAssessmentRowSchema, subAssessmentsToScan } from '../azure-resource-graph.js';
 import { finalCheckpoint, progressCheckpoint, type SyncPosition, startPosition } from './checkpoint.js';
@@ -58,6 +78,17 @@ export function changedDigestsQuery(settings: AcrSettings, since: string | undef
     since === undefined ? '' : `\n| where todatetime(properties.timeGenerated) >= datetime(${since})`;
   return `${subAssessmentQuery(settings)}${when}\n| summarize rows = count() by digest\n| order by digest asc`;
 }
+
+/** Every image Defender reports now, of any status: one row per (registry host, digest). */
+export function inventoryQuery(settings: AcrSettings): string {
+  return `${subAssessmentQuery(settings)}\n| extend host = tolower(tostring(properties.additionalData.artifactDetails.registryHost))\n| distinct host, digest\n| order by host asc, digest asc`;
+}
+
+/** The statusReason of an image Defender stopped reporting. */
+export const UNREPORTED_REASON =
+  'Microsoft Defender for Cloud no longer reports this image: its findings may have been resolved, ' +
+  'or the image left the scan window (not pushed or pulled recently) or was deleted. The findings ' +
+  'of its last report are kept for the record; it counts as not scanned until Defender reports it again.';
 
 /** Every row of the given images, grouped by digest. */
 export function imageRowsQuery(settings: AcrSettings, digests: readonly string[]): string {
@@ -132,7 +163,24 @@ class AcrSync {
     return groupRowsByDigest(rows).map((group) => subAssessmentsToScan(group, this.context.now));
   }
 
-  async *run(): AsyncGenerator<SyncBatch, { checkpoint: string }, void> {
+  /** The images Defender reports now in each registry, listed to the last page. */
+  private async inventory(): Promise<ScannerInventory> {
+    const registries = new Set<string>();
+    const digests = new Set<string>();
+    for await (const data of this.pages('every image reported', inventoryQuery(this.settings))) {
+      for (const row of data) {
+        const { host, digest } = row as { host?: unknown; digest?: unknown };
+        const d = String(digest ?? '').toLowerCase();
+        const h = String(host ?? '').toLowerCase();
+        if (!DIGEST.test(d) || h === '') continue;
+        registries.add(h);
+        digests.add(d);
+      }
+    }
+    return { source: 'acr', registries: [...registries], digests: [...digests], reason: UNREPORTED_REASON };
+  }
+
+  async *run(): AsyncGenerator<SyncBatch, SyncResult, void> {
     // A resumed run skips the digests the interrupted run delivered (they come in order).
     const after = this.position.cursor?.unit;
     let images = 0;
@@ -156,7 +204,8 @@ class AcrSync {
       }
     }
     if (chunk.length > 0) yield await deliver(chunk);
-    return { checkpoint: finalCheckpoint(this.position) };
+    // Listed after the changes are delivered, so that an image synced by this run is in it.
+    return { checkpoint: finalCheckpoint(this.position), inventory: await this.inventory() };
   }
 }
 

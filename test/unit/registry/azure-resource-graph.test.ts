@@ -35,6 +35,24 @@ describe('azureResourceGraphToScans', () => {
     ]);
   });
 
+  it('reads Healthy rows as resolved findings: an image whose rows are all Healthy is Scanned and clean', () => {
+    const page = loadCloudFixture('azure/constructed-resource-graph-response-page.json') as {
+      data: { properties: { status: Record<string, unknown> } }[];
+    };
+    const rows = page.data.slice(0, 2).map((r) => {
+      const row = structuredClone(r);
+      row.properties.status = { ...row.properties.status, code: 'Healthy' };
+      return row;
+    });
+    const [scan] = azureResourceGraphToScans(rows, { now: NOW });
+    expect(scan).toMatchObject({ repository: 'payments/api', status: 'Scanned' });
+    expect(scan!.vulnerabilities.map((v) => [v.id, v.state])).toEqual([
+      ['CVE-2023-38545', 'Closed'],
+      ['CVE-2022-48174', 'Closed'],
+    ]);
+    expect(scan!.counts).toEqual({ Critical: 0, High: 0, Medium: 0, Low: 0, Negligible: 0 });
+  });
+
   it('converts a GCP registry image that Defender reports, with its Artifact Registry host', () => {
     const [scan] = azureResourceGraphToScans(gcpRows, { now: NOW });
     expectValidScans([scan!]);

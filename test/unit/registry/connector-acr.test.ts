@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAcrConnector, RESOURCE_GRAPH_PATH } from '../../../adapters/registry/connectors/acr.js';
+import {
+  createAcrConnector,
+  RESOURCE_GRAPH_PATH,
+  UNREPORTED_REASON,
+} from '../../../adapters/registry/connectors/acr.js';
 import { RegistryApiError } from '../../../adapters/registry/connectors/retry.js';
 import { parseReport } from '../../../adapters/registry/import.js';
 import { expectValidScans, loadCloudFixture } from './helpers.js';
@@ -81,7 +85,13 @@ function resourceGraph(state: { rows: Row[]; answer?: (r: RecordedRequest) => Fa
         digestOf(r) !== '',
     );
     let data: unknown[];
-    if (q.includes('summarize rows = count() by digest')) {
+    if (q.includes('| distinct host, digest')) {
+      const hostOf = (r: Row) => (artifactOf(r)?.registryHost ?? '').toLowerCase();
+      const seen = new Map(
+        rows.map((r) => [`${hostOf(r)} ${digestOf(r)}`, { host: hostOf(r), digest: digestOf(r) }]),
+      );
+      data = [...seen.keys()].sort().map((k) => seen.get(k));
+    } else if (q.includes('summarize rows = count() by digest')) {
       const since = /[^o]datetime\((\d[^)]*)\)/.exec(q)?.[1];
       const changed = new Set(rows.filter((r) => since === undefined || timeOf(r) >= since).map(digestOf));
       data = [...changed]
@@ -176,6 +186,60 @@ describe('ACR connector through a local Resource Graph', () => {
     for (const b of paged)
       expect(bodies.some((o) => o.query === b.query && o.options.$skipToken === undefined)).toBe(true);
     expect(JSON.parse(out.checkpoint!)).toEqual({ v: 1, since: '2024-06-02T11:50:00.000Z' });
+  });
+
+  it('ends each run with every image Defender reports, of any status, listed to the last page', async () => {
+    const first = await runSync(connector());
+    // Nothing changed since: no image is delivered, and the listing is still complete.
+    server.requests.length = 0;
+    const second = await runSync(connector(), {
+      checkpoint: first.checkpoint!,
+      now: new Date('2024-06-02T12:15:00Z'),
+    });
+    expect(second.scans).toEqual([]);
+    for (const out of [first, second]) {
+      expect(out.inventory).toMatchObject({ source: 'acr', reason: UNREPORTED_REASON });
+      expect([...out.inventory!.digests].sort()).toEqual(first.scans.map((s) => s.digest).sort());
+      expect([...out.inventory!.registries].sort()).toEqual(
+        [...new Set(first.scans.map((s) => s.registry))].sort(),
+      );
+    }
+    const listing = server.requests.filter((r) =>
+      (r.body as { query: string }).query.includes('distinct host, digest'),
+    );
+    expect(listing.length).toBeGreaterThan(1); // 8 images at 4 a page
+    // Every status counts as reported: the query does not filter on it.
+    expect((listing[0]!.body as { query: string }).query).not.toMatch(/status/);
+  });
+
+  it('delivers an image whose findings all turned Healthy as a clean Scanned scan', async () => {
+    const first = await runSync(connector());
+    const app2 = state.rows.filter(
+      (r) =>
+        artifactOf(r) &&
+        (r.properties.additionalData as { artifactDetails: { repositoryName: string } }).artifactDetails
+          .repositoryName === 'batch/app-2',
+    );
+    expect(app2).toHaveLength(3);
+    for (const r of app2) {
+      r.properties.status = { ...(r.properties.status as object), code: 'Healthy' };
+      r.properties.timeGenerated = '2024-06-02T12:05:00.0000000Z';
+    }
+    const second = await runSync(connector(), {
+      checkpoint: first.checkpoint!,
+      now: new Date('2024-06-02T12:15:00Z'),
+    });
+    expect(second.scans).toHaveLength(1);
+    const scan = second.scans[0]!;
+    expect(scan).toMatchObject({
+      repository: 'batch/app-2',
+      status: 'Scanned',
+      scannedAt: '2024-06-02T12:05:00.000Z',
+    });
+    expect(scan.counts).toEqual({ Critical: 0, High: 0, Medium: 0, Low: 0, Negligible: 0 });
+    // Kept for the record as resolved, never as present.
+    expect(scan.vulnerabilities.map((v) => v.state)).toEqual(['Closed', 'Closed', 'Closed']);
+    expect(second.inventory!.digests).toContain(scan.digest);
   });
 
   it('yields the same scans as importing the same rows', async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import type { RetryPolicy } from '../../../adapters/registry/connectors/retry.js';
 import type { ImageScan } from '../../../core/domain.js';
-import type { RegistryConfig, RegistryConnector, SyncBatch } from '../../../core/sync.js';
+import type { RegistryConfig, RegistryConnector, ScannerInventory, SyncBatch } from '../../../core/sync.js';
 
 export const SYNC_NOW = new Date('2024-06-02T12:00:00Z');
 
@@ -28,6 +28,8 @@ export interface SyncOutcome {
   scans: ImageScan[];
   /** The final checkpoint, or undefined when the run threw. */
   checkpoint?: string;
+  /** The inventory the finished run returned, if its connector lists one. */
+  inventory?: ScannerInventory;
   error?: unknown;
   /** The last checkpoint a batch carried (what the service saves before a failure). */
   lastSaved?: string;
@@ -49,6 +51,7 @@ export async function runSync(
       const step = await generator.next();
       if (step.done) {
         out.checkpoint = step.value.checkpoint;
+        if (step.value.inventory !== undefined) out.inventory = step.value.inventory;
         break;
       }
       out.batches.push(step.value);
