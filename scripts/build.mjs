@@ -1,5 +1,6 @@
 // Bundles the runnable entry points (local emulator, CLI) and the dashboard with esbuild.
 // Runs on `npm install` (prepare) and before `npm start`, so the `portcullis` bin works from a clone.
+import { copyFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { buildWeb } from './build-web.mjs';
 
@@ -20,5 +21,8 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The SQLite store's event-writer thread runs this file by path (adapters/store/sqlite/admission-log.ts).
+copyFileSync('adapters/store/sqlite/event-writer.cjs', 'dist/event-writer.cjs');
 
 await buildWeb();

@@ -87,7 +87,7 @@ function printWebhook(r: WebhookBenchResult): string[] {
     row('bare https', r.baseline),
     `  p99 ratio ${r.p99Ratio.toFixed(2)}x   goal <= ${WEBHOOK.goalP99Ratio}x  ${met ? 'met' : 'MISSED'}`,
     `  emulator recorded ${int(r.recordedEvents)} admission events; median evaluation latency it ` +
-      `recorded ${ms(r.recordedLatencyP50Ms)} ms`,
+      `recorded ${ms(r.recordedLatencyP50Ms)} ms; one event is ${int(r.recordedEventBytes)} B of JSON`,
   ];
   for (const [name, l] of [
     ['webhook', r.webhook],

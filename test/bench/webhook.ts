@@ -46,6 +46,8 @@ export interface WebhookBenchResult {
   recordedEvents: number;
   /** Median of the evaluation latency the emulator itself recorded per event, in ms. */
   recordedLatencyP50Ms: number;
+  /** Bytes of one recorded event as the monitoring API returns it (JSON). */
+  recordedEventBytes: number;
   requestBytes: number;
   responseBytes: number;
   rules: number;
@@ -299,6 +301,7 @@ export async function runWebhookBench(options: WebhookBenchOptions): Promise<Web
       items: { latencyMs: number }[];
     };
     const recordedLatencyP50Ms = median(recent.items.map((e) => e.latencyMs));
+    const recordedEventBytes = Buffer.byteLength(JSON.stringify(recent.items[0] ?? {}));
     emulator.agent.destroy();
     await stopChild(emulator.server);
 
@@ -331,6 +334,7 @@ export async function runWebhookBench(options: WebhookBenchOptions): Promise<Web
       decision: first.decision,
       recordedEvents,
       recordedLatencyP50Ms,
+      recordedEventBytes,
       requestBytes: bodies.bytes,
       responseBytes: Buffer.byteLength(first.body),
       rules,

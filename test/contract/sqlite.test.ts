@@ -70,6 +70,29 @@ describe('sqlite store specifics', () => {
     expect(mode).toEqual([['wal']]);
   });
 
+  it('stores events gzipped, and still reads events written as JSON text by older versions', async () => {
+    const store = openAt();
+    const base = baseTime();
+    const compressed = makeEvent({ id: 'evt-new', time: at(base, 1) });
+    const older = makeEvent({ id: 'evt-old', time: at(base, 0) });
+    await store.admissions.record(compressed);
+    await store.admissions.record(older);
+    // What a database written before migration 3 holds: the JSON in doc, no doc_gz.
+    const stored = inspect((db) => {
+      db.prepare("UPDATE admission_events SET doc = ?, doc_gz = NULL WHERE id = 'evt-old'").run(
+        JSON.stringify(older),
+      );
+      return db
+        .prepare("SELECT doc, length(doc_gz) AS gz FROM admission_events WHERE id = 'evt-new'")
+        .get() as { doc: string; gz: number };
+    });
+    expect(stored.doc).toBe('');
+    expect(stored.gz).toBeGreaterThan(0);
+    expect(stored.gz).toBeLessThan(JSON.stringify(compressed).length);
+    const page = await store.admissions.query({ limit: 10 });
+    expect(page.items).toEqual([compressed, older]);
+  });
+
   it('refuses a database written by a newer schema', async () => {
     await openAt().close();
     inspect((db) =>

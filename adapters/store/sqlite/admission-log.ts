@@ -2,9 +2,12 @@
  * The admission monitoring log in SQLite: one row per event (the event as JSON plus the
  * filtered columns) and two side tables that make the image and rule filters index seeks.
  */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { type AdmissionEvent, AdmissionEventSchema, DecisionSchema } from '../../../core/domain.js';
-import { ValidationError } from '../../../core/errors.js';
+import { UnavailableError, ValidationError } from '../../../core/errors.js';
 import type {
   AdmissionLog,
   AdmissionQuery,
@@ -27,7 +30,31 @@ import {
   writeTx,
 } from './database.js';
 
-const EventRow = z.object({ id: z.string(), time_ms: z.number(), doc: jsonColumn(AdmissionEventSchema) });
+/**
+ * Events are stored gzipped (`doc_gz`, with '' in `doc`): an event carries every triggered
+ * rule's CVEs, so it is tens of kilobytes of repetitive JSON that compresses about tenfold, and
+ * writing it was the webhook's largest cost. Rows written before that keep their JSON in `doc`.
+ * libsql hands BLOBs back as a Buffer from `get` and as an ArrayBuffer from `all`.
+ */
+const EventRow = z
+  .object({
+    id: z.string(),
+    time_ms: z.number(),
+    doc: z.string(),
+    doc_gz: z.union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer), z.null()]),
+  })
+  .transform(({ doc, doc_gz, ...row }, ctx) => {
+    if (doc_gz === null) return { ...row, doc };
+    try {
+      const bytes = doc_gz instanceof ArrayBuffer ? new Uint8Array(doc_gz) : doc_gz;
+      return { ...row, doc: gunzipSync(bytes).toString('utf8') };
+    } catch {
+      ctx.addIssue({ code: 'custom', path: ['doc_gz'], message: 'not gzip' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.object({ id: z.string(), time_ms: z.number(), doc: jsonColumn(AdmissionEventSchema) }));
+
 const BucketRow = z.object({ start_ms: z.number(), decision: DecisionSchema, n: z.number() });
 
 /** The position after the last event of a page: its (time in ms, id). */
@@ -41,102 +68,181 @@ export interface SqliteAdmissionLogOptions {
   clock: Clock;
   /** Events older than this many days are deleted, as a cloud store's TTL would. */
   retentionDays: number;
+  /**
+   * The database file: when given, events are written by a thread of their own over its own
+   * connection (see event-writer.cjs). Without it (`:memory:`), they are written on `db`.
+   */
+  writerPath?: string;
+}
+
+const SQL = {
+  insert: `INSERT INTO admission_events (id, time_ms, uid, cluster, namespace, decision, doc, doc_gz)
+           VALUES (?, ?, ?, ?, ?, ?, '', ?)`,
+  insertImage: 'INSERT OR IGNORE INTO admission_event_images (event_id, reference, digest) VALUES (?, ?, ?)',
+  insertRule: 'INSERT OR IGNORE INTO admission_event_rules (event_id, rule_key, time_ms) VALUES (?, ?, ?)',
+  // Side rows go with their event through ON DELETE CASCADE.
+  purge: 'DELETE FROM admission_events WHERE time_ms < ?',
+};
+
+/** The writer thread's connection settings (journal_mode=WAL is kept by the file itself). */
+const WRITER_PRAGMAS = [
+  'PRAGMA busy_timeout = 5000',
+  'PRAGMA synchronous = NORMAL',
+  'PRAGMA foreign_keys = ON',
+];
+
+type Job =
+  | {
+      seq: number;
+      kind: 'event';
+      event: (string | number)[];
+      json: string;
+      images: string[][];
+      rules: (string | number)[][];
+    }
+  | { seq: number; kind: 'purge'; beforeMs: number };
+interface Reply {
+  seq: number;
+  result?: number | null;
+  error?: { message: string; code?: string };
+}
+interface EventWriter {
+  write(jobs: Job[]): Reply[];
+}
+
+const localRequire = createRequire(import.meta.url);
+const WRITER_MODULE = './event-writer.cjs';
+const { createEventWriter } = localRequire(WRITER_MODULE) as {
+  createEventWriter(db: Db, sql: typeof SQL): EventWriter;
+};
+
+/** The SQLite error a writer reported, rebuilt so `translateError` can read its code. */
+function writerError(error: NonNullable<Reply['error']>): Error {
+  return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }
 
 /** The `AdmissionLog` port over `admission_events` and its side tables. */
 export class SqliteAdmissionLog implements AdmissionLog {
-  private readonly stmts;
+  private readonly writer: EventWriter;
+  private thread: Worker | undefined;
+  private closing = false;
   private lastRetentionRun = Number.NEGATIVE_INFINITY;
-  private pending: {
-    event: AdmissionEvent;
-    timeMs: number;
-    resolve: () => void;
-    reject: (error: unknown) => void;
-  }[] = [];
+  private seq = 0;
+  /** Jobs for the in-thread writer, written together at the next turn of the event loop. */
+  private queued: Job[] = [];
+  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
 
   constructor(
     private readonly db: Db,
     private readonly options: SqliteAdmissionLogOptions,
   ) {
-    this.stmts = {
-      insert: db.prepare(
-        `INSERT INTO admission_events (id, time_ms, uid, cluster, namespace, decision, doc)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertImage: db.prepare(
-        'INSERT OR IGNORE INTO admission_event_images (event_id, reference, digest) VALUES (?, ?, ?)',
-      ),
-      insertRule: db.prepare(
-        'INSERT OR IGNORE INTO admission_event_rules (event_id, rule_key, time_ms) VALUES (?, ?, ?)',
-      ),
-      // Side rows go with their event through ON DELETE CASCADE.
-      purge: db.prepare('DELETE FROM admission_events WHERE time_ms < ?'),
-    };
+    this.writer = createEventWriter(db, SQL);
+    if (options.writerPath !== undefined) this.thread = this.startThread(options.writerPath);
   }
 
-  /**
-   * Stores an event as given (the caller decides whether dry runs are recorded). Events
-   * recorded in the same tick share one transaction (group commit): under load that is one
-   * fsync and one index walk for many admissions. Each caller's promise settles with its own
-   * event's outcome.
-   */
-  record(event: AdmissionEvent): Promise<void> {
-    const timeMs = toMillis(event.time, 'time');
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ event, timeMs, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
+  private startThread(path: string): Worker {
+    const thread = new Worker(localRequire.resolve(WRITER_MODULE), {
+      workerData: {
+        role: 'portcullis-event-writer',
+        libsql: localRequire.resolve('libsql'),
+        path,
+        pragmas: WRITER_PRAGMAS,
+        sql: SQL,
+      },
+    });
+    // Only pending writes keep the process alive (see submit).
+    thread.unref();
+    thread.on('message', (replies: Reply[]) => {
+      for (const reply of replies) this.settle(reply);
+      if (this.waiting.size === 0) thread.unref();
+    });
+    const stopped = (cause: unknown) => {
+      if (this.thread !== thread) return;
+      // Later events are written on the store's own connection; those in flight are reported.
+      this.thread = undefined;
+      const error = new UnavailableError('the admission event writer stopped', { cause });
+      for (const { reject } of this.waiting.values()) reject(error);
+      this.waiting.clear();
+    };
+    thread.on('error', stopped);
+    thread.on('exit', (code) => {
+      if (!this.closing) stopped(new Error(`the writer thread exited with code ${code}`));
+    });
+    return thread;
+  }
+
+  private settle(reply: Reply): void {
+    const waiter = this.waiting.get(reply.seq);
+    if (waiter === undefined) return;
+    this.waiting.delete(reply.seq);
+    waiter.resolve(reply);
+  }
+
+  /** Hands a job to the writer; resolves with its reply once it is committed (or failed). */
+  private submit(job: Job): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      this.waiting.set(job.seq, { resolve, reject });
+      if (this.thread !== undefined) {
+        if (this.waiting.size === 1) this.thread.ref();
+        this.thread.postMessage(job);
+        return;
+      }
+      this.queued.push(job);
+      if (this.queued.length === 1) setImmediate(() => this.flush());
     });
   }
 
-  /** Writes every pending event now (also called on close). */
-  flush(): void {
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
-    this.applyRetention();
-    try {
-      writeTx(this.db, () => {
-        for (const p of batch) this.insert(p.event, p.timeMs);
-      });
-      for (const p of batch) p.resolve();
-    } catch {
-      // One bad event (a duplicate id) must not cost the others: write them one by one.
-      for (const p of batch) {
-        try {
-          writeTx(this.db, () => this.insert(p.event, p.timeMs));
-          p.resolve();
-        } catch (e) {
-          try {
-            translateError(e, `admission event ${p.event.id}`);
-          } catch (translated) {
-            p.reject(translated);
-          }
-        }
-      }
-    }
+  /** Writes the jobs queued for the in-thread writer now. */
+  private flush(): void {
+    const jobs = this.queued;
+    this.queued = [];
+    if (jobs.length > 0) for (const reply of this.writer.write(jobs)) this.settle(reply);
   }
 
-  private insert(event: AdmissionEvent, timeMs: number): void {
-    const { insert, insertImage, insertRule } = this.stmts;
-    insert.run(
-      event.id,
-      timeMs,
-      event.uid,
-      event.cluster,
-      event.namespace,
-      event.decision,
-      JSON.stringify(event),
-    );
+  /**
+   * Stores an event as given (the caller decides whether dry runs are recorded), and resolves
+   * once it is committed. Events that arrive while a batch is being written share the next
+   * transaction (group commit): under load that is one commit and one index walk for many
+   * admissions. Each caller's promise settles with its own event's outcome.
+   */
+  async record(event: AdmissionEvent): Promise<void> {
+    const timeMs = toMillis(event.time, 'time');
+    this.retainLater();
+    const images: string[][] = [];
     const ruleKeys = new Set<string>();
     for (const image of event.images) {
       // Lower-cased here so the filters compare case-insensitively and still use the indexes.
-      insertImage.run(event.id, image.reference.toLowerCase(), image.digest?.toLowerCase() ?? '');
+      images.push([event.id, image.reference.toLowerCase(), image.digest?.toLowerCase() ?? '']);
       for (const rule of image.triggeredRules) {
         ruleKeys.add(rule.ruleId.toLowerCase());
         ruleKeys.add(rule.ruleName.toLowerCase());
       }
     }
-    for (const key of ruleKeys) insertRule.run(event.id, key, timeMs);
+    const reply = await this.submit({
+      seq: ++this.seq,
+      kind: 'event',
+      event: [event.id, timeMs, event.uid, event.cluster, event.namespace, event.decision],
+      json: JSON.stringify(event),
+      images,
+      rules: [...ruleKeys].map((key) => [event.id, key, timeMs]),
+    });
+    if (reply.error !== undefined) translateError(writerError(reply.error), `admission event ${event.id}`);
+  }
+
+  /** Writes what is pending, stops the writer thread, and waits for it (called on close). */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.flush();
+    const thread = this.thread;
+    if (thread === undefined) return;
+    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+    thread.ref();
+    thread.postMessage('close');
+    await exited;
+    this.thread = undefined;
+    const error = new UnavailableError('the admission log is closed');
+    for (const { reject } of this.waiting.values()) reject(error);
+    this.waiting.clear();
   }
 
   /**
@@ -178,7 +284,7 @@ export class SqliteAdmissionLog implements AdmissionLog {
     const from = byRule
       ? 'admission_event_rules k JOIN admission_events e ON e.id = k.event_id'
       : 'admission_events e';
-    const sql = `SELECT e.id, e.time_ms, e.doc FROM ${from}
+    const sql = `SELECT e.id, e.time_ms, e.doc, e.doc_gz FROM ${from}
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${time} DESC, ${id} DESC LIMIT ?`;
     const rows = this.db
@@ -237,21 +343,28 @@ export class SqliteAdmissionLog implements AdmissionLog {
 
   /** Deletes events (and their side rows) older than `before`; returns how many events went. */
   async purgeBefore(before: string): Promise<number> {
-    return this.purge(toMillis(before, 'before'));
+    const reply = await this.submit({ seq: ++this.seq, kind: 'purge', beforeMs: toMillis(before, 'before') });
+    if (reply.error !== undefined) translateError(writerError(reply.error), 'the purge');
+    return reply.result ?? 0;
   }
 
   /**
-   * Deletes events past the retention period. SQLite has no TTL, so the log runs this itself
-   * at open and then at most hourly from `record`, keeping each run small.
+   * Deletes events past the retention period now, on the store's connection (at open, before
+   * the first event). Returns how many went. SQLite has no TTL; see `retainLater`.
    */
   applyRetention(): number {
-    const now = this.options.clock.now().getTime();
-    if (now - this.lastRetentionRun < HOUR_MS) return 0;
-    this.lastRetentionRun = now;
-    return this.purge(now - this.options.retentionDays * DAY_MS);
+    this.lastRetentionRun = this.options.clock.now().getTime();
+    const beforeMs = this.lastRetentionRun - this.options.retentionDays * DAY_MS;
+    return guard(() => writeTx(this.db, () => this.db.prepare(SQL.purge).run(beforeMs).changes));
   }
 
-  private purge(beforeMs: number): number {
-    return guard(() => writeTx(this.db, () => this.stmts.purge.run(beforeMs).changes));
+  /** At most hourly, as events arrive: deletes those past retention, through the writer. */
+  private retainLater(): void {
+    const now = this.options.clock.now().getTime();
+    if (now - this.lastRetentionRun < HOUR_MS) return;
+    this.lastRetentionRun = now;
+    const beforeMs = now - this.options.retentionDays * DAY_MS;
+    // Best effort: a purge that fails (the file busy) is tried again within the hour.
+    this.submit({ seq: ++this.seq, kind: 'purge', beforeMs }).catch(() => undefined);
   }
 }

@@ -59,7 +59,12 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     db.close();
     throw e;
   }
-  const admissions = new SqliteAdmissionLog(db, { clock, retentionDays });
+  const inMemory = options.path === ':memory:' || options.path.includes('mode=memory');
+  const admissions = new SqliteAdmissionLog(db, {
+    clock,
+    retentionDays,
+    ...(inMemory ? {} : { writerPath: options.path }),
+  });
   admissions.applyRetention();
   return {
     rules: new SqliteRuleStore(db),
@@ -71,7 +76,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     registries: new SqliteRegistryStore(db),
     async close() {
       if (!db.open) return;
-      admissions.flush();
+      await admissions.close();
       try {
         // Lets SQLite refresh planner statistics for the indexes this session used.
         db.exec('PRAGMA optimize');

@@ -144,6 +144,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sync_runs_started ON sync_runs (started_ms, id);
     `,
   },
+  {
+    version: 3,
+    name: 'admission events stored gzipped',
+    sql: `
+      -- New events keep their JSON gzipped here and '' in doc; older rows keep doc as it was.
+      -- (A BLOB must not go into the TEXT column: libsql aborts reading one back.)
+      ALTER TABLE admission_events ADD COLUMN doc_gz BLOB;
+    `,
+  },
 ];
 
 const VersionRow = z.object({ version: z.number().int().nullable() });
