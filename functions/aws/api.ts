@@ -1,10 +1,11 @@
 /** Lambda entry of the admin API function (function URL): DynamoDB store, registry connectors, Powertools logs. */
-import { createConnector } from '../../adapters/registry/connectors.js';
+import { registryConnectors } from '../connectors.js';
+import { lazyServices } from '../runtime.js';
 import { createApiHandler } from './api-handler.js';
 import { createLambdaLogger } from './logger.js';
-import { dynamoDbServices } from './services.js';
+import { openLambdaStore } from './store.js';
 
 const logger = createLambdaLogger();
-const services = dynamoDbServices(logger, { connectors: createConnector });
+const services = lazyServices(openLambdaStore, logger, process.env, { connectors: registryConnectors });
 
 export const handler = createApiHandler({ services, logger, env: process.env });

@@ -5,6 +5,7 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { openFirestoreStoreFromEnv } from '../../adapters/store/firestore/index.js';
+import { registryConnectors } from '../connectors.js';
 import { JOB_NAMES } from '../jobs.js';
 import { lazyServices } from '../runtime.js';
 import {
@@ -17,10 +18,12 @@ import {
 import { cloudLogger } from './logger.js';
 
 const logger = cloudLogger();
-const services = lazyServices(
-  (retentionDays) => openFirestoreStoreFromEnv(process.env, { retentionDays }),
-  logger,
-);
+const openStore = (retentionDays: number) => openFirestoreStoreFromEnv(process.env, { retentionDays });
+// Each deployed function runs one target and builds only its own services, on its first call.
+// The webhook's have no registry connectors; the api (on-demand sync) and the jobs
+// (findings-sync) load them on their first sync.
+const webhookServices = lazyServices(openStore, logger);
+const services = lazyServices(openStore, logger, process.env, { connectors: registryConnectors });
 
 // Bodies the framework cannot parse get the shared app's JSON 4xx, not Express's HTML page.
 const express = frameworkExpressApplication();
@@ -30,7 +33,7 @@ else logger.warn("functions-framework's Express was not found; unparsable bodies
 functions.http(
   'webhook',
   createHttpHandler(
-    async () => (await import('./webhook-app.js')).createGcpWebhookApp(await services()),
+    async () => (await import('./webhook-app.js')).createGcpWebhookApp(await webhookServices()),
     logger,
   ),
 );

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeImageScanFindingsCommand } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReport } from '../../adapters/registry/import.js';
 import {
@@ -39,7 +40,16 @@ import { JOB_NAMES } from '../../functions/jobs.js';
 import { lazyServices } from '../../functions/runtime.js';
 import { ROOT } from '../e2e/emulator.js';
 import { type DynamoDbServer, freePort, startDynamoDbServer } from '../support/dynamodb-server.js';
-import { type Call, type CallResult, runAdmissionScenario } from './cloud-scenario.js';
+import {
+  addUnsyncedRegistry,
+  type Call,
+  type CallResult,
+  expectScheduledRun,
+  type RegistrySyncCase,
+  runAdmissionScenario,
+  runOnDemandSync,
+} from './cloud-scenario.js';
+import { ECR_ACCOUNT, ECR_DIGEST, mockEcr } from './registry-stand-ins.js';
 
 const run = promisify(execFile);
 const FUNCTIONS = ['webhook', 'api', 'expireExemptions', 'monitoringUpkeep', 'findingsSync'];
@@ -446,6 +456,55 @@ describe('the Lambda handlers, in-process', () => {
     });
     await expect(failing(structuredClone(SCHEDULED_EVENT))).rejects.toThrow('no store');
     expect(logger.lines.at(-1)).toMatchObject({ level: 'error', message: 'job failed' });
+  });
+});
+
+describe('the Lambda entry files (api.ts, jobs.ts) sync registries through the ECR connector', () => {
+  // ECR answers through aws-sdk-client-mock: no ECR runs here. The entry files read their store
+  // from the environment, as on Lambda; tables of their own, created on first use.
+  const saved = { ...process.env };
+  let ecr: ReturnType<typeof mockEcr>;
+  beforeAll(() => {
+    Object.assign(process.env, ddb.env, {
+      PORTCULLIS_DYNAMODB_TABLE_PREFIX: 'portcullis-entry-',
+      PORTCULLIS_DYNAMODB_ENSURE_SCHEMA: 'true',
+      PORTCULLIS_WEBHOOK_BASE_URL: `https://${URL_ID}.lambda-url.us-east-1.on.aws/`,
+      PORTCULLIS_ADMIN_KEY: ADMIN_KEY,
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    });
+    ecr = mockEcr();
+  });
+  afterAll(() => {
+    ecr.restore();
+    process.env = saved;
+  });
+
+  const ecrCase: RegistrySyncCase = {
+    registry: {
+      name: 'entry-ecr',
+      kind: 'ecr',
+      settings: { region: 'us-east-1', registryId: ECR_ACCOUNT, scanning: 'basic' },
+    },
+    images: 1,
+    digest: ECR_DIGEST,
+    source: 'ecr',
+    vulnerabilities: 1,
+  };
+
+  it('POST /registries/{ref}:sync through the api handler, then the findingsSync handler on a schedule', async () => {
+    const { handler: api } = await import('../../functions/aws/api.js');
+    const { findingsSync } = await import('../../functions/aws/jobs.js');
+    const call = callThrough((_target, event) => api(event, lambdaContext('portcullis-test-api')));
+    await runOnDemandSync(call, ADMIN_KEY, ecrCase);
+    const scheduled = await addUnsyncedRegistry(call, ADMIN_KEY, ecrCase);
+    const result = await findingsSync(
+      structuredClone(SCHEDULED_EVENT),
+      lambdaContext('portcullis-test-findingsSync'),
+    );
+    // Both registries ran; only the new one had anything to deliver (the other resumed from its checkpoint).
+    expect(result.result).toMatchObject({ registries: 2, succeeded: 2, failed: 0, images: 1 });
+    await expectScheduledRun(call, ADMIN_KEY, scheduled, ecrCase);
+    expect(ecr.commandCalls(DescribeImageScanFindingsCommand).length).toBeGreaterThanOrEqual(2);
   });
 });
 

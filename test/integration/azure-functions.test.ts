@@ -30,7 +30,23 @@ import { JOB_NAMES } from '../../functions/jobs.js';
 import { ensureTls } from '../../local-emulator/tls.js';
 import { admissionReview, fixture, ROOT } from '../e2e/emulator.js';
 import { type CosmosServer, startCosmosServer } from '../support/cosmos-server.js';
-import { type CallResult, runAdmissionScenario } from './cloud-scenario.js';
+import type { FakeServer } from '../unit/registry/sync-helpers.js';
+import {
+  addUnsyncedRegistry,
+  type Call,
+  type CallResult,
+  expectScheduledRun,
+  type RegistrySyncCase,
+  runAdmissionScenario,
+  runOnDemandSync,
+} from './cloud-scenario.js';
+import {
+  ACR_DIGEST,
+  ACR_SUBSCRIPTION,
+  managedIdentity,
+  redirectFetch,
+  resourceGraph,
+} from './registry-stand-ins.js';
 
 const { HttpRequest, HttpResponse, InvocationContext } = azure;
 
@@ -256,6 +272,56 @@ describe('over Cosmos DB', () => {
     expect(empty.status).toBe(401);
   });
 
+  describe('registry sync (ACR through Azure Resource Graph)', () => {
+    // The managed identity and Resource Graph are local stand-ins; the connector calls
+    // https://management.azure.com as on Azure, sent to the stand-in by redirectFetch.
+    let graph: FakeServer;
+    let identity: FakeServer;
+    let undo: () => void;
+    const saved = {
+      IDENTITY_ENDPOINT: process.env.IDENTITY_ENDPOINT,
+      IDENTITY_HEADER: process.env.IDENTITY_HEADER,
+    };
+    beforeAll(async () => {
+      [graph, identity] = await Promise.all([resourceGraph(), managedIdentity()]);
+      process.env.IDENTITY_ENDPOINT = `${identity.url}/msi/token`;
+      process.env.IDENTITY_HEADER = 'identity-secret';
+      undo = redirectFetch({ 'https://management.azure.com': graph.url });
+    });
+    afterAll(async () => {
+      undo?.();
+      Object.assign(process.env, saved);
+      await Promise.all([graph?.close(), identity?.close()]);
+    });
+
+    const acrCase: RegistrySyncCase = {
+      registry: {
+        name: 'contoso-acr',
+        kind: 'acr',
+        settings: { subscriptions: [ACR_SUBSCRIPTION], registries: ['contosoapps.azurecr.io'] },
+      },
+      images: 1,
+      digest: ACR_DIGEST,
+      source: 'acr',
+      vulnerabilities: 2,
+    };
+    const call: Call = (_target, method, path, options) => send(method, path, options);
+
+    it('syncs on demand through the api function, and on the findings-sync timer', async () => {
+      await runOnDemandSync(call, ADMIN_KEY, acrCase);
+      // The token was the managed identity's, for Azure Resource Manager.
+      expect(graph.requests[0]?.authorization).toBe('Bearer mi-token-for-https://management.azure.com');
+      const scheduled = await addUnsyncedRegistry(call, ADMIN_KEY, acrCase);
+      await registered.get('findings-sync')!.callback(timer(), invocation('findings-sync'));
+      const finished = logs
+        .filter((l) => l.functionName === 'findings-sync')
+        .map((l) => JSON.parse(l.line))
+        .find((l) => l.message === 'job finished');
+      expect(finished).toMatchObject({ registries: 2, succeeded: 2, failed: 0, images: 1 });
+      await expectScheduledRun(call, ADMIN_KEY, scheduled, acrCase);
+    });
+  });
+
   describe('timers', () => {
     let store: Store;
     beforeAll(async () => {
@@ -445,6 +511,10 @@ describe('the deployable bundle', () => {
     expect(atStart.some((f) => text(f).includes('/openapi.json'))).toBe(false);
     const lazy = readdirSync(outDir).filter((f) => f.endsWith('.mjs') && !atStart.includes(f));
     expect(lazy.some((f) => text(f).includes('/openapi.json'))).toBe(true);
+    // The registry connectors (and the credential libraries they drive) load on a first sync only.
+    const connectorMarker = 'DefaultAzureCredential returned no token';
+    expect(atStart.some((f) => text(f).includes(connectorMarker))).toBe(false);
+    expect(lazy.some((f) => text(f).includes(connectorMarker))).toBe(true);
     const kib = (files: string[]) =>
       Math.round(files.reduce((n, f) => n + statSync(join(outDir, f)).size, 0) / 1024);
     // Minified: the webhook's start (Cosmos SDK, zod, hono, @azure/functions) stays near 1 MiB.

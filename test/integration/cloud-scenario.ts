@@ -120,3 +120,68 @@ export async function runAdmissionScenario(call: Call, apiKey: string): Promise<
   expect(malformed.status).toBe(400);
   expect(malformed.json.error.code).toBe('invalid_argument');
 }
+
+/** A registry to add through the admin API, and what syncing it must deliver. */
+export interface RegistrySyncCase {
+  registry: { name: string; kind: 'ecr' | 'acr' | 'gar'; settings: Record<string, unknown> };
+  /** Images a first sync of the registry delivers. */
+  images: number;
+  /** An image the registry's stand-in reports, and its findings. */
+  digest: string;
+  source: string;
+  vulnerabilities: number;
+}
+
+/**
+ * On-demand sync through the admin function: add the registry, `POST :sync` (the cloud
+ * functions answer with the finished run), then the image's scan is served from the store.
+ */
+export async function runOnDemandSync(call: Call, apiKey: string, c: RegistrySyncCase): Promise<void> {
+  const admin = (method: string, path: string, body?: unknown) =>
+    call('admin', method, path, { apiKey, body: body === undefined ? undefined : JSON.stringify(body) });
+  const created = await admin('POST', '/api/v1/registries', c.registry);
+  expect(created.status, JSON.stringify(created.json)).toBe(201);
+  const run = await admin('POST', `/api/v1/registries/${c.registry.name}:sync`);
+  expect(run.status, JSON.stringify(run.json)).toBe(200);
+  expect(run.json).toMatchObject({ status: 'succeeded', trigger: 'manual', errors: [], images: c.images });
+  const image = await admin('GET', `/api/v1/images/${c.digest}`);
+  expect(image.status).toBe(200);
+  expect(image.json.source).toBe(c.source);
+  expect(image.json.vulnerabilities).toHaveLength(c.vulnerabilities);
+  const runs = await admin('GET', `/api/v1/registries/${c.registry.name}/runs`);
+  expect(runs.json.items.map((r: { id: string }) => r.id)).toEqual([run.json.id]);
+}
+
+/**
+ * Adds a second registry over the same stand-in, not synced yet, for the findings-sync job to
+ * find: the job syncs every enabled registry, and only this one has anything new. Returns its name.
+ */
+export async function addUnsyncedRegistry(call: Call, apiKey: string, c: RegistrySyncCase): Promise<string> {
+  const name = `${c.registry.name}-scheduled`;
+  const created = await call('admin', 'POST', '/api/v1/registries', {
+    apiKey,
+    body: JSON.stringify({ ...c.registry, name }),
+  });
+  expect(created.status, JSON.stringify(created.json)).toBe(201);
+  return name;
+}
+
+/**
+ * After the findings-sync job ran: the registry `addUnsyncedRegistry` added has one run, a
+ * scheduled one that stored what a first sync delivers.
+ */
+export async function expectScheduledRun(
+  call: Call,
+  apiKey: string,
+  name: string,
+  c: RegistrySyncCase,
+): Promise<void> {
+  const runs = await call('admin', 'GET', `/api/v1/registries/${name}/runs`, { apiKey });
+  expect(runs.json.items, JSON.stringify(runs.json)).toHaveLength(1);
+  expect(runs.json.items[0]).toMatchObject({
+    trigger: 'schedule',
+    status: 'succeeded',
+    errors: [],
+    images: c.images,
+  });
+}

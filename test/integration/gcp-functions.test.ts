@@ -19,7 +19,17 @@ import { JOB_NAMES } from '../../functions/jobs.js';
 import { makeEvent, makeRule } from '../contract/factories.js';
 import { ROOT } from '../e2e/emulator.js';
 import { type FirestoreServer, freePort, startFirestoreServer } from '../support/firestore-server.js';
-import { type Call, type CallResult, runAdmissionScenario } from './cloud-scenario.js';
+import type { FakeServer } from '../unit/registry/sync-helpers.js';
+import {
+  addUnsyncedRegistry,
+  type Call,
+  type CallResult,
+  expectScheduledRun,
+  type RegistrySyncCase,
+  runAdmissionScenario,
+  runOnDemandSync,
+} from './cloud-scenario.js';
+import { GAR_DIGEST, GAR_PROJECT, googleApis, metadataServer, redirectFetch } from './registry-stand-ins.js';
 
 const ADMIN_KEY = `pck_gcp_${'g'.repeat(40)}`;
 
@@ -137,6 +147,53 @@ describe("through functions-framework's test server", () => {
 
     const after = await call('admin', 'GET', `/api/v1/rules/${rule.id}`, { apiKey: ADMIN_KEY });
     expect(after.json.exemptions[0].expired).toBe(true);
+  });
+
+  describe('registry sync (GAR through Artifact Analysis)', () => {
+    // Application Default Credentials come from a stand-in metadata server, as on Cloud Run;
+    // Container Analysis and Artifact Registry from a stand-in the googleapis.com hosts are sent to.
+    let apis: FakeServer;
+    let metadata: FakeServer;
+    let undo: () => void;
+    const saved = {
+      GCE_METADATA_HOST: process.env.GCE_METADATA_HOST,
+      METADATA_SERVER_DETECTION: process.env.METADATA_SERVER_DETECTION,
+    };
+    beforeAll(async () => {
+      [apis, metadata] = await Promise.all([googleApis(), metadataServer()]);
+      process.env.GCE_METADATA_HOST = new URL(metadata.url).host;
+      process.env.METADATA_SERVER_DETECTION = 'assume-present';
+      undo = redirectFetch({
+        'https://containeranalysis.googleapis.com': apis.url,
+        'https://artifactregistry.googleapis.com': apis.url,
+      });
+    });
+    afterAll(async () => {
+      undo?.();
+      Object.assign(process.env, saved);
+      await Promise.all([apis?.close(), metadata?.close()]);
+    });
+
+    const garCase: RegistrySyncCase = {
+      registry: { name: 'acme-gar', kind: 'gar', settings: { projects: [GAR_PROJECT] } },
+      images: 5,
+      digest: GAR_DIGEST,
+      source: 'gar',
+      vulnerabilities: 2,
+    };
+
+    it('syncs on demand through the api function, and when Cloud Scheduler calls findingsSync', async () => {
+      await runOnDemandSync(call, ADMIN_KEY, garCase);
+      expect(apis.requests[0]?.authorization).toBe('Bearer metadata-token');
+      const scheduled = await addUnsyncedRegistry(call, ADMIN_KEY, garCase);
+      const run = await request(getTestServer('findingsSync')).post('/');
+      expect(run.status).toBe(200);
+      expect(run.body).toMatchObject({
+        job: 'findings-sync',
+        result: { registries: 2, succeeded: 2, failed: 0 },
+      });
+      await expectScheduledRun(call, ADMIN_KEY, scheduled, garCase);
+    });
   });
 
   it('monitoringUpkeep: POST purges events past retention; GET is 405', async () => {
@@ -311,6 +368,12 @@ describe('through functions-framework processes serving the documented bundle', 
     expect(webhookInputs).toContain('functions/webhook.ts');
     const apiFiles = closure([entry, apiChunk]);
     expect(inputsOf(apiFiles)).toContain('functions/admin.ts');
+    // The registry connectors are a chunk of their own, loaded by the api and the jobs on a first sync.
+    const connectorsChunk = Object.keys(outputs).find(
+      (o) => outputs[o]!.entryPoint === 'adapters/registry/connectors.ts',
+    );
+    expect(connectorsChunk).toBeDefined();
+    expect(webhookFiles.has(connectorsChunk!)).toBe(false);
     console.info(
       `GCP bundle: webhook loads ${Math.round(bytesOf(webhookFiles) / 1024)} KiB, api ${Math.round(
         bytesOf(apiFiles) / 1024,
