@@ -5,6 +5,8 @@ resource "google_project_service" "apis" {
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
+    # Artifact Analysis: the GAR connector reads vulnerability occurrences through it.
+    "containeranalysis.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "run.googleapis.com",

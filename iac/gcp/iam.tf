@@ -1,6 +1,7 @@
 # One service account per function, each with only what it calls: the store (roles/datastore.user,
-# on this database only) and, for the api, the admin key secret. Cloud Scheduler calls the job
-# functions as its own account, which may invoke those functions and nothing else.
+# on this database only); for the api, the admin key secret; for the api (on-demand sync) and the
+# findings-sync job, read access to registry findings. Cloud Scheduler calls the job functions as
+# its own account, which may invoke those functions and nothing else.
 
 resource "google_service_account" "webhook" {
   project      = var.project_id
@@ -64,4 +65,27 @@ resource "google_secret_manager_secret_iam_member" "api_reads_admin_key" {
   secret_id = google_secret_manager_secret.admin_key.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.api.email}"
+}
+
+# Registry findings (the `gar` connector): Artifact Analysis occurrences and Artifact Registry
+# image tags, read-only, in each project of var.registry_projects, for the two functions that sync.
+locals {
+  registry_projects = length(var.registry_projects) > 0 ? var.registry_projects : [var.project_id]
+  registry_readers = {
+    api           = google_service_account.api.email
+    findings-sync = google_service_account.job["findings-sync"].email
+  }
+  registry_read_roles = ["roles/containeranalysis.occurrences.viewer", "roles/artifactregistry.reader"]
+  registry_grants = {
+    for grant in setproduct(keys(local.registry_readers), local.registry_projects, local.registry_read_roles) :
+    join(" ", grant) => { reader = grant[0], project = grant[1], role = grant[2] }
+  }
+}
+
+resource "google_project_iam_member" "registry_reader" {
+  for_each = local.registry_grants
+
+  project = each.value.project
+  role    = each.value.role
+  member  = "serviceAccount:${local.registry_readers[each.value.reader]}"
 }

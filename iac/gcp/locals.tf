@@ -35,5 +35,10 @@ locals {
       schedule    = "35 * * * *"
       description = "Purges admission records past retention (alongside Firestore's TTL policy)."
     }
+    "findings-sync" = {
+      entry_point = "findingsSync"
+      schedule    = "*/15 * * * *"
+      description = "Pulls what changed in each enabled registry's scanner findings since its checkpoint."
+    }
   }
 }

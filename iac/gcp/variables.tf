@@ -109,8 +109,14 @@ variable "function_memory" {
   default     = "512Mi"
 }
 
+variable "registry_projects" {
+  description = "Projects whose Artifact Registry images the `gar` registry connector syncs findings from: the api and findings-sync functions get roles/containeranalysis.occurrences.viewer and roles/artifactregistry.reader on each. Empty means this project only. Granting on another project needs permission to set its IAM policy."
+  type        = list(string)
+  default     = []
+}
+
 variable "job_schedules" {
-  description = "Overrides of the scheduled jobs' cron schedules (UTC), by job name, e.g. { \"expire-exemptions\" = \"0 */2 * * *\" }."
+  description = "Overrides of the scheduled jobs' cron schedules (UTC), by job name, e.g. { \"expire-exemptions\" = \"0 */2 * * *\", \"findings-sync\" = \"*/30 * * * *\" }."
   type        = map(string)
   default     = {}
 }

@@ -241,7 +241,7 @@ describe('functions', () => {
     expect(pkg).toMatchObject({ type: 'module', main: 'index.js' });
   });
 
-  it('schedules the hourly jobs, each entry of the jobs map naming a job of functions/jobs.ts and its target', () => {
+  it('schedules every job, each entry of the jobs map naming a job of functions/jobs.ts and its target', () => {
     for (const [job, entry] of Object.entries(SCHEDULED_JOBS)) {
       expect(
         JOB_NAMES as readonly string[],
@@ -251,6 +251,8 @@ describe('functions', () => {
     }
     expect(SCHEDULED_JOBS['expire-exemptions']?.schedule).toMatch(/^\d+ \* \* \* \*$/);
     expect(SCHEDULED_JOBS['monitoring-upkeep']?.schedule).toMatch(/^\d+ \* \* \* \*$/);
+    // DESIGN.md §5: findings sync every 15 minutes by default.
+    expect(SCHEDULED_JOBS['findings-sync']?.schedule).toBe('*/15 * * * *');
   });
 
   // A job added to functions/jobs.ts is registered by functions/gcp/index.ts at once, but runs on
@@ -301,6 +303,39 @@ describe('identities and access', () => {
       expect(users).toContain(account);
     }
     expect(users).not.toContain('google_service_account.scheduler');
+  });
+
+  it('lets the api and the findings-sync job, and no other function, read registry findings in each registry project', () => {
+    const read = iamBindings(config).filter((b) =>
+      ['roles/containeranalysis.occurrences.viewer', 'roles/artifactregistry.reader'].includes(b.role),
+    );
+    expect(read).toEqual([]);
+    const grant = config.resources.google_project_iam_member.registry_reader;
+    expect(grant).toMatchObject({
+      for_each: ref('local.registry_grants'),
+      project: ref('each.value.project'),
+      role: ref('each.value.role'),
+      member: `serviceAccount:\${local.registry_readers[each.value.reader]}`,
+    });
+    expect(grant.condition).toBeUndefined();
+    expect(config.locals.registry_read_roles).toEqual([
+      'roles/containeranalysis.occurrences.viewer',
+      'roles/artifactregistry.reader',
+    ]);
+    expect(config.locals.registry_readers).toEqual({
+      api: ref('google_service_account.api.email'),
+      'findings-sync': ref('google_service_account.job["findings-sync"].email'),
+    });
+    expect(config.locals.registry_projects).toBe(
+      ref('length(var.registry_projects) > 0 ? var.registry_projects : [var.project_id]'),
+    );
+    expect(config.locals.registry_grants).toContain(
+      'setproduct(keys(local.registry_readers), local.registry_projects, local.registry_read_roles)',
+    );
+    // The connector calls the Container Analysis API, so it is enabled.
+    expect(config.resources.google_project_service.apis.for_each).toContain(
+      'containeranalysis.googleapis.com',
+    );
   });
 
   it('lets only the api read the admin key secret', () => {
