@@ -1,431 +1,201 @@
-# The Cosmos DB containers of Portcullis, one resource each, exactly as COSMOS_CONTAINERS in
-# adapters/store/cosmos/containers.ts declares them (test/integration/azure-iac.test.ts checks
-# that they agree). Every container is partitioned on a synthetic /pk and indexes only the
-# paths its queries filter or sort on: payloads are never indexed, so their writes cost no
-# index RUs. Partition keys and unique keys cannot change in place: changing one here replaces
-# the container (and drops its data).
+# The Cosmos DB containers of Portcullis, one instance of one resource each, exactly as
+# COSMOS_CONTAINERS in adapters/store/cosmos/containers.ts declares them
+# (test/integration/azure-iac.test.ts checks that they agree). Every container is partitioned on
+# a synthetic /pk and indexes only the paths its queries filter or sort on: payloads are never
+# indexed, so their writes cost no index RUs. Partition keys and unique keys cannot change in
+# place: changing one here replaces the container (and drops its data).
 
-resource "azurerm_cosmosdb_sql_container" "rules" {
-  name                  = "rules"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
-
-  unique_key {
-    paths = ["/nameKey"]
-  }
-
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    included_path {
-      path = "/nameKey/?"
+locals {
+  # By container name: unique keys, default TTL (seconds; null = none), and the indexing policy.
+  # admissions: one document per admission event, partitioned by cluster and UTC day; events
+  # expire retention_days after their own time (each carries a `ttl`; this is the default).
+  # registries: connectors with their findings-sync checkpoint and lease; sync-runs: one
+  # document per findings-sync run, partitioned by registry.
+  cosmos_containers = {
+    "rules" = {
+      unique_keys       = [["/nameKey"]]
+      default_ttl       = null
+      included_paths    = ["/nameKey/?"]
+      excluded_paths    = ["/*", "/\"_etag\"/?"]
+      composite_indexes = []
     }
-
-    excluded_path {
-      path = "/*"
+    "clusters" = {
+      unique_keys       = [["/nameKey"]]
+      default_ttl       = null
+      included_paths    = ["/nameKey/?"]
+      excluded_paths    = ["/*", "/\"_etag\"/?"]
+      composite_indexes = []
     }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
+    "api-keys" = {
+      unique_keys    = []
+      default_ttl    = null
+      included_paths = ["/createdAt/?", "/keyId/?"]
+      excluded_paths = ["/*", "/\"_etag\"/?"]
+      composite_indexes = [
+        [{ path = "/createdAt", order = "Ascending" }, { path = "/keyId", order = "Ascending" }],
+      ]
     }
-  }
-}
-
-resource "azurerm_cosmosdb_sql_container" "clusters" {
-  name                  = "clusters"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
-
-  unique_key {
-    paths = ["/nameKey"]
-  }
-
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    included_path {
-      path = "/nameKey/?"
+    "meta" = {
+      unique_keys       = []
+      default_ttl       = null
+      included_paths    = []
+      excluded_paths    = ["/*", "/\"_etag\"/?"]
+      composite_indexes = []
     }
-
-    excluded_path {
-      path = "/*"
+    "images" = {
+      unique_keys    = []
+      default_ttl    = null
+      included_paths = ["/registryKey/?", "/repositoryKey/?", "/digestKey/?", "/status/?"]
+      excluded_paths = ["/*", "/\"_etag\"/?"]
+      composite_indexes = [
+        [{ path = "/registryKey", order = "Ascending" }, { path = "/repositoryKey", order = "Ascending" }, { path = "/digestKey", order = "Ascending" }],
+      ]
     }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
+    "scans" = {
+      unique_keys       = []
+      default_ttl       = null
+      included_paths    = []
+      excluded_paths    = ["/*", "/\"_etag\"/?"]
+      composite_indexes = []
     }
-  }
-}
-
-resource "azurerm_cosmosdb_sql_container" "api_keys" {
-  name                  = "api-keys"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
-
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    included_path {
-      path = "/createdAt/?"
+    "tags" = {
+      unique_keys       = []
+      default_ttl       = null
+      included_paths    = []
+      excluded_paths    = ["/*", "/\"_etag\"/?"]
+      composite_indexes = []
     }
-
-    included_path {
-      path = "/keyId/?"
+    "admissions" = {
+      unique_keys    = []
+      default_ttl    = var.retention_days * 86400
+      included_paths = ["/timeMs/?", "/eventId/?", "/uid/?", "/cluster/?", "/namespace/?", "/decision/?", "/imageText/?", "/ruleKeys/[]/?", "/digestKeys/[]/?"]
+      excluded_paths = ["/*", "/\"_etag\"/?"]
+      composite_indexes = [
+        [{ path = "/timeMs", order = "Descending" }, { path = "/eventId", order = "Descending" }],
+        [{ path = "/uid", order = "Ascending" }, { path = "/timeMs", order = "Descending" }, { path = "/eventId", order = "Descending" }],
+        [{ path = "/cluster", order = "Ascending" }, { path = "/timeMs", order = "Descending" }, { path = "/eventId", order = "Descending" }],
+        [{ path = "/namespace", order = "Ascending" }, { path = "/timeMs", order = "Descending" }, { path = "/eventId", order = "Descending" }],
+        [{ path = "/decision", order = "Ascending" }, { path = "/timeMs", order = "Descending" }, { path = "/eventId", order = "Descending" }],
+      ]
     }
-
-    excluded_path {
-      path = "/*"
+    "registries" = {
+      unique_keys       = [["/nameKey"]]
+      default_ttl       = null
+      included_paths    = ["/nameKey/?"]
+      excluded_paths    = ["/*", "/\"_etag\"/?"]
+      composite_indexes = []
     }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
-    }
-
-    composite_index {
-      index {
-        path  = "/createdAt"
-        order = "Ascending"
-      }
-      index {
-        path  = "/keyId"
-        order = "Ascending"
-      }
+    "sync-runs" = {
+      unique_keys    = []
+      default_ttl    = null
+      included_paths = ["/runId/?", "/startedMs/?"]
+      excluded_paths = ["/*", "/\"_etag\"/?"]
+      composite_indexes = [
+        [{ path = "/startedMs", order = "Descending" }, { path = "/runId", order = "Descending" }],
+      ]
     }
   }
 }
 
-resource "azurerm_cosmosdb_sql_container" "meta" {
-  name                  = "meta"
+resource "azurerm_cosmosdb_sql_container" "main" {
+  for_each = local.cosmos_containers
+
+  name                  = each.key
   resource_group_name   = azurerm_resource_group.main.name
   account_name          = azurerm_cosmosdb_account.main.name
   database_name         = azurerm_cosmosdb_sql_database.main.name
   partition_key_paths   = ["/pk"]
   partition_key_kind    = "Hash"
   partition_key_version = 2
+  default_ttl           = each.value.default_ttl
 
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    excluded_path {
-      path = "/*"
-    }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
+  dynamic "unique_key" {
+    for_each = each.value.unique_keys
+    content {
+      paths = unique_key.value
     }
   }
-}
-
-resource "azurerm_cosmosdb_sql_container" "images" {
-  name                  = "images"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
 
   indexing_policy {
     indexing_mode = "consistent"
 
-    included_path {
-      path = "/registryKey/?"
-    }
-
-    included_path {
-      path = "/repositoryKey/?"
-    }
-
-    included_path {
-      path = "/digestKey/?"
-    }
-
-    included_path {
-      path = "/status/?"
-    }
-
-    excluded_path {
-      path = "/*"
-    }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
-    }
-
-    composite_index {
-      index {
-        path  = "/registryKey"
-        order = "Ascending"
+    dynamic "included_path" {
+      for_each = each.value.included_paths
+      content {
+        path = included_path.value
       }
-      index {
-        path  = "/repositoryKey"
-        order = "Ascending"
+    }
+
+    dynamic "excluded_path" {
+      for_each = each.value.excluded_paths
+      content {
+        path = excluded_path.value
       }
-      index {
-        path  = "/digestKey"
-        order = "Ascending"
+    }
+
+    dynamic "composite_index" {
+      for_each = each.value.composite_indexes
+      content {
+        dynamic "index" {
+          for_each = composite_index.value
+          content {
+            path  = index.value.path
+            order = index.value.order
+          }
+        }
       }
     }
   }
 }
 
-resource "azurerm_cosmosdb_sql_container" "scans" {
-  name                  = "scans"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
-
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    excluded_path {
-      path = "/*"
-    }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
-    }
-  }
+# The containers were one resource each before: their state moves to the instances above, so
+# an existing deployment keeps its containers and data.
+moved {
+  from = azurerm_cosmosdb_sql_container.rules
+  to   = azurerm_cosmosdb_sql_container.main["rules"]
 }
 
-resource "azurerm_cosmosdb_sql_container" "tags" {
-  name                  = "tags"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
-
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    excluded_path {
-      path = "/*"
-    }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
-    }
-  }
+moved {
+  from = azurerm_cosmosdb_sql_container.clusters
+  to   = azurerm_cosmosdb_sql_container.main["clusters"]
 }
 
-# One document per admission event, partitioned by cluster and UTC day. Events expire
-# retention_days after their own time (each carries a `ttl`; this is the container default).
-resource "azurerm_cosmosdb_sql_container" "admissions" {
-  name                  = "admissions"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
-  default_ttl           = var.retention_days * 86400
-
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    included_path {
-      path = "/timeMs/?"
-    }
-
-    included_path {
-      path = "/eventId/?"
-    }
-
-    included_path {
-      path = "/uid/?"
-    }
-
-    included_path {
-      path = "/cluster/?"
-    }
-
-    included_path {
-      path = "/namespace/?"
-    }
-
-    included_path {
-      path = "/decision/?"
-    }
-
-    included_path {
-      path = "/imageText/?"
-    }
-
-    included_path {
-      path = "/ruleKeys/[]/?"
-    }
-
-    included_path {
-      path = "/digestKeys/[]/?"
-    }
-
-    excluded_path {
-      path = "/*"
-    }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
-    }
-
-    composite_index {
-      index {
-        path  = "/timeMs"
-        order = "Descending"
-      }
-      index {
-        path  = "/eventId"
-        order = "Descending"
-      }
-    }
-
-    composite_index {
-      index {
-        path  = "/uid"
-        order = "Ascending"
-      }
-      index {
-        path  = "/timeMs"
-        order = "Descending"
-      }
-      index {
-        path  = "/eventId"
-        order = "Descending"
-      }
-    }
-
-    composite_index {
-      index {
-        path  = "/cluster"
-        order = "Ascending"
-      }
-      index {
-        path  = "/timeMs"
-        order = "Descending"
-      }
-      index {
-        path  = "/eventId"
-        order = "Descending"
-      }
-    }
-
-    composite_index {
-      index {
-        path  = "/namespace"
-        order = "Ascending"
-      }
-      index {
-        path  = "/timeMs"
-        order = "Descending"
-      }
-      index {
-        path  = "/eventId"
-        order = "Descending"
-      }
-    }
-
-    composite_index {
-      index {
-        path  = "/decision"
-        order = "Ascending"
-      }
-      index {
-        path  = "/timeMs"
-        order = "Descending"
-      }
-      index {
-        path  = "/eventId"
-        order = "Descending"
-      }
-    }
-  }
+moved {
+  from = azurerm_cosmosdb_sql_container.api_keys
+  to   = azurerm_cosmosdb_sql_container.main["api-keys"]
 }
 
-# Registry connectors with their findings-sync checkpoint and lease.
-resource "azurerm_cosmosdb_sql_container" "registries" {
-  name                  = "registries"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
-
-  unique_key {
-    paths = ["/nameKey"]
-  }
-
-  indexing_policy {
-    indexing_mode = "consistent"
-
-    included_path {
-      path = "/nameKey/?"
-    }
-
-    excluded_path {
-      path = "/*"
-    }
-
-    excluded_path {
-      path = "/\"_etag\"/?"
-    }
-  }
+moved {
+  from = azurerm_cosmosdb_sql_container.meta
+  to   = azurerm_cosmosdb_sql_container.main["meta"]
 }
 
-# One document per findings-sync run, partitioned by registry.
-resource "azurerm_cosmosdb_sql_container" "sync_runs" {
-  name                  = "sync-runs"
-  resource_group_name   = azurerm_resource_group.main.name
-  account_name          = azurerm_cosmosdb_account.main.name
-  database_name         = azurerm_cosmosdb_sql_database.main.name
-  partition_key_paths   = ["/pk"]
-  partition_key_kind    = "Hash"
-  partition_key_version = 2
+moved {
+  from = azurerm_cosmosdb_sql_container.images
+  to   = azurerm_cosmosdb_sql_container.main["images"]
+}
 
-  indexing_policy {
-    indexing_mode = "consistent"
+moved {
+  from = azurerm_cosmosdb_sql_container.scans
+  to   = azurerm_cosmosdb_sql_container.main["scans"]
+}
 
-    included_path {
-      path = "/runId/?"
-    }
+moved {
+  from = azurerm_cosmosdb_sql_container.tags
+  to   = azurerm_cosmosdb_sql_container.main["tags"]
+}
 
-    included_path {
-      path = "/startedMs/?"
-    }
+moved {
+  from = azurerm_cosmosdb_sql_container.admissions
+  to   = azurerm_cosmosdb_sql_container.main["admissions"]
+}
 
-    excluded_path {
-      path = "/*"
-    }
+moved {
+  from = azurerm_cosmosdb_sql_container.registries
+  to   = azurerm_cosmosdb_sql_container.main["registries"]
+}
 
-    excluded_path {
-      path = "/\"_etag\"/?"
-    }
-
-    composite_index {
-      index {
-        path  = "/startedMs"
-        order = "Descending"
-      }
-      index {
-        path  = "/runId"
-        order = "Descending"
-      }
-    }
-  }
+moved {
+  from = azurerm_cosmosdb_sql_container.sync_runs
+  to   = azurerm_cosmosdb_sql_container.main["sync-runs"]
 }

@@ -152,3 +152,16 @@ resource "azurerm_role_assignment" "deployer_key_vault_secrets_officer" {
   role_definition_name = "Key Vault Secrets Officer"
   principal_id         = data.azurerm_client_config.current.object_id
 }
+
+# Registry findings (the `acr` connector): Defender for Cloud's container-registry assessments,
+# read through Azure Resource Graph, which answers only with what the identity may read. The
+# api (on-demand sync) and the findings-sync timer run as the app's identity: Reader on each
+# subscription of var.registry_subscriptions. Subscriptions not listed here need the same
+# assignment made by their owner (docs/deploy-azure.md).
+resource "azurerm_role_assignment" "app_registry_reader" {
+  for_each             = toset(var.registry_subscriptions)
+  scope                = "/subscriptions/${each.value}"
+  role_definition_name = "Reader"
+  principal_id         = azurerm_function_app_flex_consumption.main.identity[0].principal_id
+  principal_type       = "ServicePrincipal"
+}

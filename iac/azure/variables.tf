@@ -105,3 +105,14 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "registry_subscriptions" {
+  description = "Subscription ids whose Azure Container Registry findings (Defender for Cloud, through Resource Graph) the `acr` registry connector syncs: the function app's identity gets Reader on each. Applying needs permission to assign roles there (Owner or User Access Administrator). Empty: assign Reader yourself where needed."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.registry_subscriptions : can(regex("^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$", s))])
+    error_message = "registry_subscriptions must be subscription ids (GUIDs)."
+  }
+}

@@ -37,7 +37,7 @@ beforeAll(async () => {
   for (const file of readdirSync(DIR).filter((f) => f.endsWith('.tf'))) {
     const parsed = await parse(file, readFileSync(join(DIR, file), 'utf8'));
     for (const [kind, byType] of Object.entries(parsed)) {
-      if (kind === 'locals' || kind === 'terraform') {
+      if (kind === 'locals' || kind === 'terraform' || kind === 'moved') {
         hcl[kind] = [...(hcl[kind] ?? []), ...(byType as Block[])];
         continue;
       }
@@ -114,39 +114,70 @@ describe('iac/azure', () => {
   });
 
   it('declares exactly the containers of COSMOS_CONTAINERS, each as the store defines it', () => {
-    const declared = Object.values(hcl.resource.azurerm_cosmosdb_sql_container as Block);
-    expect(declared.map((c) => c.name).sort()).toEqual(COSMOS_CONTAINERS.map((c) => c.name).sort());
-    for (const spec of COSMOS_CONTAINERS) {
-      const c = declared.find((d) => d.name === spec.name)!;
-      const where = `container ${spec.name}`;
-      expect(c.database_name, where).toBe('${azurerm_cosmosdb_sql_database.main.name}');
-      expect(c.partition_key_paths, where).toEqual([spec.partitionKeyPath]);
-      expect(c.partition_key_kind, where).toBe('Hash');
-      expect(c.partition_key_version, where).toBe(2);
-      expect(
-        (c.unique_key ?? []).map((u: Block) => u.paths),
-        where,
-      ).toEqual(spec.uniqueKeys);
-      if (spec.defaultTtl === undefined) expect(c.default_ttl, where).toBeUndefined();
-      else expect(evaluateNumber(c.default_ttl), where).toBe(spec.defaultTtl);
+    // One resource, one instance per entry of local.cosmos_containers, every setting from the entry.
+    expect(Object.keys(hcl.resource.azurerm_cosmosdb_sql_container)).toEqual(['main']);
+    const c = resource('azurerm_cosmosdb_sql_container', 'main');
+    expect(c).toMatchObject({
+      for_each: '${local.cosmos_containers}',
+      name: '${each.key}',
+      database_name: '${azurerm_cosmosdb_sql_database.main.name}',
+      partition_key_paths: ['/pk'],
+      partition_key_kind: 'Hash',
+      partition_key_version: 2,
+      default_ttl: '${each.value.default_ttl}',
+    });
+    expect(c.dynamic.unique_key[0]).toEqual({
+      for_each: '${each.value.unique_keys}',
+      content: [{ paths: '${unique_key.value}' }],
+    });
+    const policy = c.indexing_policy[0];
+    expect(policy.indexing_mode).toBe('consistent');
+    expect(policy.dynamic.included_path[0]).toEqual({
+      for_each: '${each.value.included_paths}',
+      content: [{ path: '${included_path.value}' }],
+    });
+    expect(policy.dynamic.excluded_path[0]).toEqual({
+      for_each: '${each.value.excluded_paths}',
+      content: [{ path: '${excluded_path.value}' }],
+    });
+    const composite = policy.dynamic.composite_index[0];
+    expect(composite.for_each).toBe('${each.value.composite_indexes}');
+    expect(composite.content[0].dynamic.index[0]).toEqual({
+      for_each: '${composite_index.value}',
+      content: [{ path: '${index.value.path}', order: '${index.value.order}' }],
+    });
 
-      const policy = c.indexing_policy[0];
+    const declared = local('cosmos_containers') as unknown as Record<string, Block>;
+    expect(Object.keys(declared).sort()).toEqual(COSMOS_CONTAINERS.map((spec) => spec.name).sort());
+    for (const spec of COSMOS_CONTAINERS) {
+      const entry = declared[spec.name]!;
+      const where = `container ${spec.name}`;
+      expect(spec.partitionKeyPath, where).toBe('/pk');
+      expect(spec.indexingPolicy.indexingMode, where).toBe('consistent');
+      expect(entry.unique_keys, where).toEqual(spec.uniqueKeys);
+      if (spec.defaultTtl === undefined) expect(entry.default_ttl, where).toBeNull();
+      else expect(evaluateNumber(entry.default_ttl), where).toBe(spec.defaultTtl);
       const want = spec.indexingPolicy;
-      expect(policy.indexing_mode, where).toBe(want.indexingMode);
+      expect(entry.included_paths, where).toEqual((want.includedPaths ?? []).map((p) => p.path));
+      expect(entry.excluded_paths, where).toEqual((want.excludedPaths ?? []).map((p) => p.path));
       expect(
-        (policy.included_path ?? []).map((p: Block) => p.path),
-        where,
-      ).toEqual((want.includedPaths ?? []).map((p) => p.path));
-      expect(
-        (policy.excluded_path ?? []).map((p: Block) => p.path),
-        where,
-      ).toEqual((want.excludedPaths ?? []).map((p) => p.path));
-      expect(
-        (policy.composite_index ?? []).map((ci: Block) =>
-          ci.index.map((i: Block) => `${i.path} ${String(i.order).toLowerCase()}`),
+        entry.composite_indexes.map((ci: Block[]) =>
+          ci.map((i) => `${i.path} ${String(i.order).toLowerCase()}`),
         ),
         where,
       ).toEqual((want.compositeIndexes ?? []).map((ci) => ci.map((i) => `${i.path} ${i.order}`)));
+    }
+  });
+
+  it('moves each container of the one-resource-per-container layout to its instance, keeping its data', () => {
+    const moved = (hcl.moved ?? []) as Block[];
+    const names = COSMOS_CONTAINERS.map((spec) => spec.name);
+    expect(moved.map((m) => m.to).sort()).toEqual(
+      names.map((n) => `\${azurerm_cosmosdb_sql_container.main["${n}"]}`).sort(),
+    );
+    for (const m of moved) {
+      const name = /main\["([^"]+)"\]/.exec(m.to)![1]!;
+      expect(m.from).toBe(`\${azurerm_cosmosdb_sql_container.${name.replaceAll('-', '_')}}`);
     }
   });
 
@@ -185,7 +216,7 @@ describe('iac/azure', () => {
     expect(Object.keys(hcl.check)).toContain('webhook_base_url_reaches_the_app');
   });
 
-  it('grants the identity Cosmos DB data access on the database and read access to the secret, nothing more', () => {
+  it('grants the identity Cosmos DB data access on the database, read access to the secret and Reader on the registry subscriptions, nothing more', () => {
     const principal = '${azurerm_function_app_flex_consumption.main.identity[0].principal_id}';
     const cosmos = Object.values(hcl.resource.azurerm_cosmosdb_sql_role_assignment as Block);
     expect(cosmos).toHaveLength(1);
@@ -205,6 +236,13 @@ describe('iac/azure', () => {
         role_definition_name: 'Key Vault Secrets User',
         scope: '${azurerm_key_vault.main.id}',
       }),
+      // Registry findings through Resource Graph (the acr connector): Reader on each listed subscription.
+      expect.objectContaining({
+        for_each: '${toset(var.registry_subscriptions)}',
+        role_definition_name: 'Reader',
+        scope: '/subscriptions/${each.value}',
+      }),
     ]);
+    expect(variableDefault('registry_subscriptions')).toEqual([]);
   });
 });
