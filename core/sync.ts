@@ -34,12 +34,29 @@ export interface SyncContext {
   now: Date;
 }
 
+/** The tags an image of the registry carries now, as the registry's listing gives them. */
+export interface ImageTags {
+  registry: string;
+  repository: string;
+  digest: string;
+  /** The source whose stored scan of the image these tags belong to. */
+  source: ScanSource;
+  /** Every tag the image carries now: a tag missing here has moved away or been deleted. */
+  tags: string[];
+}
+
 export interface SyncBatch {
   /** COMPLETE scans of images — every finding of each image — each replacing that image's scan from this source. Never a partial image. */
   scans: ImageScan[];
   /** When set: everything up to here is delivered; a later failure resumes from it. */
   checkpoint?: string;
   progress?: { images: number; totalImages?: number };
+  /**
+   * The current tags of images the connector listed but did not need to scan again (a tag can
+   * move to another digest, or go, without any new scan). Core updates the stored scan of each
+   * whose tags differ, so that a moved tag leaves its old digest (ScanService.retag).
+   */
+  tags?: ImageTags[];
 }
 
 /**

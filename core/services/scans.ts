@@ -7,7 +7,22 @@ import { countSeverities, type ImageScan, ImageScanSchema } from '../domain.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { ImageRef } from '../image-ref.js';
 import type { Clock, ImageListQuery, ImageSummary, Logger, Page, ScanStore } from '../ports.js';
-import type { ScannerInventory } from '../sync.js';
+import type { ImageTags, ScannerInventory } from '../sync.js';
+
+/**
+ * Sources whose scans carry every tag the registry gives the image at the time of the scan or
+ * the sync (registry syncs, and imports of the same APIs' output).
+ */
+const REGISTRY_SOURCES: ReadonlySet<ImageScan['source']> = new Set(['ecr', 'inspector2', 'acr', 'gar']);
+
+/** How many stored scans `retag` reads at once. */
+const RETAG_READS = 16;
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((t) => set.has(t));
+}
 
 export interface ResolvedScan {
   digest?: string;
@@ -97,7 +112,42 @@ export class ScanService {
     return marked;
   }
 
-  /** The digest an image reference names or its tag points to, and that digest's newest scan. */
+  /**
+   * Brings the tags of stored scans up to date with a registry listing: each listed image whose
+   * newest scan is from the listing's source, in the same repository, and carries other tags,
+   * is stored again with the listed tags (its findings and scan time unchanged). A tag that
+   * moved thus follows to its new digest when the store moves it (a scan at least as new), and
+   * the old digest's scan no longer claims it, which `resolve` checks. Returns how many scans
+   * changed.
+   */
+  async retag(observed: readonly ImageTags[]): Promise<number> {
+    const changed: ImageScan[] = [];
+    for (let i = 0; i < observed.length; i += RETAG_READS) {
+      const chunk = observed.slice(i, i + RETAG_READS);
+      const stored = await Promise.all(chunk.map((o) => this.store.getScan(o.digest.toLowerCase())));
+      chunk.forEach((o, j) => {
+        const scan = stored[j];
+        if (
+          scan?.source !== o.source ||
+          scan.registry.toLowerCase() !== o.registry.toLowerCase() ||
+          scan.repository.toLowerCase() !== o.repository.toLowerCase() ||
+          sameTags(scan.tags, o.tags)
+        ) {
+          return;
+        }
+        changed.push({ ...scan, tags: [...new Set(o.tags)] });
+      });
+    }
+    if (changed.length > 0) await this.ingest(changed);
+    return changed.length;
+  }
+
+  /**
+   * The digest an image reference names or its tag points to, and that digest's newest scan.
+   * A tag whose digest's newest scan, from a registry source and of the same repository, no
+   * longer lists it has moved away or been deleted: the reference is then unresolved (never
+   * the old digest's findings), until the store points the tag at its new digest.
+   */
   async resolve(ref: ImageRef): Promise<ResolvedScan> {
     let digest = ref.digest;
     if (digest === undefined && ref.tag !== undefined) {
@@ -110,8 +160,17 @@ export class ScanService {
     }
     if (digest === undefined) return { scan: null };
     const d = digest.toLowerCase();
-    const scan = await this.cache.getOrLoad(`digest:${d}`, () => this.store.getScan(d));
-    return { digest, scan: typeof scan === 'object' ? scan : null };
+    const loaded = await this.cache.getOrLoad(`digest:${d}`, () => this.store.getScan(d));
+    const scan = typeof loaded === 'object' ? loaded : null;
+    if (
+      ref.digest === undefined &&
+      ref.tag !== undefined &&
+      scan !== null &&
+      isStaleTag(scan, ref, ref.tag)
+    ) {
+      return { scan: null };
+    }
+    return { digest, scan };
   }
 
   async get(digest: string): Promise<ImageScan> {
@@ -123,4 +182,14 @@ export class ScanService {
   list(query: ImageListQuery): Promise<Page<ImageSummary>> {
     return this.store.listImages(query);
   }
+}
+
+/** True when `scan` speaks for the tagged image's repository and no longer carries the tag. */
+function isStaleTag(scan: ImageScan, ref: ImageRef, tag: string): boolean {
+  return (
+    REGISTRY_SOURCES.has(scan.source) &&
+    scan.registry.toLowerCase() === ref.registry.toLowerCase() &&
+    scan.repository.toLowerCase() === ref.repository.toLowerCase() &&
+    !scan.tags.includes(tag)
+  );
 }

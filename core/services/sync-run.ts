@@ -120,6 +120,16 @@ export class SyncRunExecution {
       run.images += stored.images;
       run.vulnerabilities += stored.vulnerabilities;
     }
+    if (batch.tags !== undefined && batch.tags.length > 0) {
+      const retagged = await this.scans.retag(batch.tags);
+      if (retagged > 0) {
+        this.logger.info('image tags moved', {
+          registry: this.registry.name,
+          runId: run.id,
+          images: retagged,
+        });
+      }
+    }
     if (batch.progress?.totalImages !== undefined) run.totalImages = batch.progress.totalImages;
     if (batch.checkpoint !== undefined) {
       await this.store.setCheckpoint(this.registry.id, batch.checkpoint);

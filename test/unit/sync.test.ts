@@ -372,6 +372,63 @@ describe('sync runs', () => {
     expect(await decide(2)).toEqual(['Allowed', []]);
   });
 
+  it('moves a tag that the registry moved without a new scan, and never resolves it to a digest that lost it', async () => {
+    const critical = [v('CVE-2023-38545', 'Critical')];
+    const at = (day: number) => `2026-03-0${day}T00:00:00.000Z`;
+    const tagsOf = (n: number, tags: string[]) => ({
+      registry: HOST,
+      repository: 'team-a/web',
+      digest: digest(n),
+      source: 'inspector2' as const,
+      tags,
+    });
+    const script = scripted(
+      // 1: vulnerable, tagged latest; 2: a newer clean build; 3: an older vulnerable build.
+      {
+        steps: [
+          {
+            scans: [
+              image(1, critical, { tags: ['latest'], scannedAt: at(2) }),
+              image(2, [], { tags: [], scannedAt: at(3) }),
+              image(3, critical, { tags: ['old'], scannedAt: at(1) }),
+            ],
+          },
+        ],
+      },
+      // `latest` moves to the clean build: nothing is scanned again.
+      { steps: [{ scans: [], tags: [tagsOf(1, []), tagsOf(2, ['latest']), tagsOf(3, ['old'])] }] },
+      // Rolled back to the older build, whose scan is older than the clean build's.
+      { steps: [{ scans: [], tags: [tagsOf(2, []), tagsOf(3, ['old', 'latest'])] }] },
+    );
+    const { services, store } = setup({ connectors: script.factory });
+    await store.rules.create(
+      rule({ name: 'deny-critical', action: 'Deny', conditions: { severities: ['Critical'] } }),
+    );
+    await store.rules.create(rule({ name: 'deny-unscanned', action: 'Deny', applyToUnscannedImages: true }));
+    await services.sync.create(ecr(), 'alice');
+    const latest = async () => {
+      const result = await services.admission.whatIf(
+        CLUSTER,
+        deployment('web', 'shop', [`${HOST}/team-a/web:latest`]),
+      );
+      const [img] = result.images;
+      return [result.decision, img?.digest, img?.triggeredRules.map((r) => r.ruleName)];
+    };
+
+    await services.sync.sync('prod-ecr', 'manual');
+    expect(await latest()).toEqual(['Denied', digest(1), ['deny-critical']]);
+
+    await services.sync.sync('prod-ecr', 'manual');
+    expect(await latest()).toEqual(['Allowed', digest(2), []]);
+    expect((await services.scans.get(digest(1))).tags).toEqual([]);
+    expect((await services.scans.get(digest(1))).vulnerabilities).toHaveLength(1); // only the tags changed
+
+    // The clean build no longer carries the tag: it is not answered with the clean build's findings.
+    await services.sync.sync('prod-ecr', 'manual');
+    expect(await latest()).toEqual(['Denied', undefined, ['deny-unscanned']]);
+    expect((await services.scans.get(digest(3))).tags).toEqual(['old', 'latest']);
+  });
+
   it('stores Pending, Unsupported and Failed scans with the source’s reason, apart from Scanned', async () => {
     const script = scripted({
       steps: [

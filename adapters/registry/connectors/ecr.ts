@@ -2,7 +2,8 @@
  * Amazon ECR basic scanning: per repository (in name order), DescribeImages pages; for each
  * image scanned or pushed since the checkpoint, every page of DescribeImageScanFindings makes
  * its complete scan. Images without a usable scan are reported each run with their status, so
- * that a scan that failed or turned unsupported is seen. Enhanced scanning goes through
+ * that a scan that failed or turned unsupported is seen. Every other image's current tags go
+ * with the batch (`SyncBatch.tags`): a tag moved to another digest is seen without a new scan. Enhanced scanning goes through
  * Amazon Inspector instead (inspector.ts).
  */
 import {
@@ -13,7 +14,14 @@ import {
   type ImageDetail,
 } from '@aws-sdk/client-ecr';
 import { type EcrSettings, EcrSettingsSchema, type ImageScan } from '../../../core/domain.js';
-import type { RegistryConfig, RegistryConnector, SyncBatch, SyncContext } from '../../../core/sync.js';
+import type {
+  ImageTags,
+  RegistryConfig,
+  RegistryConnector,
+  SyncBatch,
+  SyncContext,
+  SyncResult,
+} from '../../../core/sync.js';
 import { parseInput } from '../../../core/validation.js';
 import { ecrRegistryHost } from '../aws.js';
 import { cleanTags, statusScan, wireTime } from '../common.js';
@@ -96,8 +104,11 @@ class BasicSync {
     return merged ?? null;
   }
 
-  /** The scan to deliver for one image, or undefined when nothing changed since the checkpoint. */
-  async imageScan(repo: EcrRepository, detail: ImageDetail): Promise<ImageScan | undefined> {
+  /**
+   * The scan to deliver for one image; when its findings did not change since the checkpoint,
+   * just its current tags (a tag moved by PutImage changes neither push nor scan time).
+   */
+  async imageScan(repo: EcrRepository, detail: ImageDetail): Promise<ImageScan | ImageTags | undefined> {
     const digest = detail.imageDigest;
     if (!digest) return undefined;
     const since = this.position.since;
@@ -124,7 +135,7 @@ class BasicSync {
         now,
       );
     }
-    if (word !== undefined && !isNew && !changedSince(completedAt, since)) return undefined;
+    if (word !== undefined && !isNew && !changedSince(completedAt, since)) return { ...image, source: 'ecr' };
     const output = await this.findings(repo, digest);
     if (output === null) {
       return statusScan(
@@ -141,7 +152,7 @@ class BasicSync {
     );
   }
 
-  async *run(): AsyncGenerator<SyncBatch, { checkpoint: string }, void> {
+  async *run(): AsyncGenerator<SyncBatch, SyncResult, void> {
     const repos = await listRepositories(this.deps.ecr, this.settings, this.aws);
     let images = 0;
     for (const repo of repos) {
@@ -167,15 +178,23 @@ class BasicSync {
             ),
         );
         const scans: ImageScan[] = [];
+        const tags: ImageTags[] = [];
         for (const detail of page.imageDetails ?? []) {
-          const scan = await this.imageScan(repo, detail);
-          if (scan !== undefined) scans.push(scan);
+          const seen = await this.imageScan(repo, detail);
+          if (seen === undefined) continue;
+          if ('vulnerabilities' in seen) scans.push(seen);
+          else tags.push(seen);
         }
         token = page.nextToken || undefined;
         images += scans.length;
-        if (scans.length > 0 || token === undefined) {
+        if (scans.length > 0 || tags.length > 0 || token === undefined) {
           const cursor = token === undefined ? { unit: repo.name } : { unit: repo.name, token };
-          yield { scans, checkpoint: progressCheckpoint(this.position, cursor), progress: { images } };
+          yield {
+            scans,
+            ...(tags.length > 0 ? { tags } : {}),
+            checkpoint: progressCheckpoint(this.position, cursor),
+            progress: { images },
+          };
         }
         if (token === undefined) break;
       }

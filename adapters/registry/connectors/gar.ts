@@ -4,11 +4,19 @@
  * and changes when the image is scanned: a run pages through them, and for each image scanned
  * since the checkpoint fetches every VULNERABILITY occurrence (`kind` and `resourceUrl`
  * filter) as its complete scan. Occurrences name images by digest only, so tags come from
- * Artifact Registry (`dockerImages.list`, one listing per repository, cached).
+ * Artifact Registry (`dockerImages.list`, one listing per repository, cached); the current tags
+ * of every other image go with the batch (`SyncBatch.tags`), so that a moved tag is seen.
  */
 import { z } from 'zod';
 import { type GarSettings, GarSettingsSchema, type ImageScan } from '../../../core/domain.js';
-import type { RegistryConfig, RegistryConnector, SyncBatch, SyncContext } from '../../../core/sync.js';
+import type {
+  ImageTags,
+  RegistryConfig,
+  RegistryConnector,
+  SyncBatch,
+  SyncContext,
+  SyncResult,
+} from '../../../core/sync.js';
 import { parseInput } from '../../../core/validation.js';
 import { statusScan } from '../common.js';
 import {
@@ -78,6 +86,12 @@ const DockerImagesPageSchema = z.object({
   nextPageToken: z.string().nullish(),
 });
 
+/**
+ * Repositories whose tag listings a run keeps: every image's tags are looked up each run (to
+ * see moved tags), and occurrences need not come grouped by repository.
+ */
+const TAG_CACHE_REPOSITORIES = 32;
+
 const SCANNED_WORDS = new Set(['FINISHED_SUCCESS', 'COMPLETE', '', 'ANALYSIS_STATUS_UNSPECIFIED']);
 
 class GarSync {
@@ -85,7 +99,7 @@ class GarSync {
   private readonly ca: string;
   private readonly ar: string;
   private readonly pageSize: number;
-  /** Tags by image URI, per repository: the few most recent repositories only. */
+  /** Tags by image URI, per repository: the most recent repositories only. */
   private readonly tagCache = new Map<string, Map<string, string[]>>();
 
   constructor(
@@ -153,7 +167,8 @@ class GarSync {
         // A Container Registry host not moved to Artifact Registry has no such repository.
         if (!(e instanceof RegistryApiError && e.status === 404)) throw e;
       }
-      if (this.tagCache.size >= 8) this.tagCache.delete(this.tagCache.keys().next().value as string);
+      if (this.tagCache.size >= TAG_CACHE_REPOSITORIES)
+        this.tagCache.delete(this.tagCache.keys().next().value as string);
       this.tagCache.set(parent, byUri);
     }
     return byUri.get(image.uri.replace(/^https?:\/\//i, '').toLowerCase()) ?? [];
@@ -176,8 +191,14 @@ class GarSync {
     return out;
   }
 
-  /** The scan to deliver for the image of one DISCOVERY occurrence, or undefined when unchanged. */
-  private async imageScan(project: string, discovery: Occurrence): Promise<ImageScan | undefined> {
+  /**
+   * The scan to deliver for the image of one DISCOVERY occurrence; when its findings did not
+   * change, just its current tags (a tag moved in Artifact Registry changes no occurrence).
+   */
+  private async imageScan(
+    project: string,
+    discovery: Occurrence,
+  ): Promise<ImageScan | ImageTags | undefined> {
     const image = imageOfResourceUri(discovery.resourceUri);
     if (image === undefined || isOtherDiscovery(discovery) || !this.wanted(image)) return undefined;
     const word = (discovery.discovery?.analysisStatus ?? '').toUpperCase();
@@ -195,7 +216,8 @@ class GarSync {
       !changedSince(discovery.updateTime, since) &&
       !changedSince(discovery.discovery?.lastScanTime, since)
     ) {
-      return undefined;
+      const { registry, repository, digest } = image;
+      return { registry, repository, digest, source: 'gar', tags: await this.tagsOf(image) };
     }
     const occurrences = [discovery, ...(await this.findings(project, image))];
     return grafeasImageToScan(
@@ -204,7 +226,7 @@ class GarSync {
     );
   }
 
-  async *run(): AsyncGenerator<SyncBatch, { checkpoint: string }, void> {
+  async *run(): AsyncGenerator<SyncBatch, SyncResult, void> {
     const projects = [...new Set(this.settings.projects)].sort();
     let images = 0;
     for (const project of projects) {
@@ -228,15 +250,23 @@ class GarSync {
         }
         const page = parseInput(OccurrencesPageSchema, raw, 'ListOccurrences response');
         const scans: ImageScan[] = [];
+        const tags: ImageTags[] = [];
         for (const o of parseInput(z.array(OccurrenceSchema), page.occurrences ?? [], 'occurrences')) {
-          const scan = await this.imageScan(project, o);
-          if (scan !== undefined) scans.push(scan);
+          const seen = await this.imageScan(project, o);
+          if (seen === undefined) continue;
+          if ('vulnerabilities' in seen) scans.push(seen);
+          else tags.push(seen);
         }
         token = page.nextPageToken || undefined;
         images += scans.length;
-        if (scans.length > 0 || token === undefined) {
+        if (scans.length > 0 || tags.length > 0 || token === undefined) {
           const cursor = token === undefined ? { unit: project } : { unit: project, token };
-          yield { scans, checkpoint: progressCheckpoint(this.position, cursor), progress: { images } };
+          yield {
+            scans,
+            ...(tags.length > 0 ? { tags } : {}),
+            checkpoint: progressCheckpoint(this.position, cursor),
+            progress: { images },
+          };
         }
         if (token === undefined) break;
       }

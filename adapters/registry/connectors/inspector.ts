@@ -5,7 +5,8 @@
  * every image with its scan status: an image that changed, or that Inspector scanned since the
  * checkpoint, gets all its findings (ListFindings by `ecrImageHash`, every status) as its
  * complete scan; an image pending its first scan (`PENDING_INITIAL_SCAN`), unsupported or failed
- * is reported with that status each run.
+ * is reported with that status each run; every other image's current tags (coverage
+ * `resourceMetadata.ecrImage.tags`) go with the batch, so that a moved tag is seen.
  */
 import {
   type CoveredResource,
@@ -19,7 +20,7 @@ import {
 import { z } from 'zod';
 import type { EcrSettings, ImageScan, ScanStatus } from '../../../core/domain.js';
 import { ValidationError } from '../../../core/errors.js';
-import type { SyncBatch, SyncContext } from '../../../core/sync.js';
+import type { ImageTags, SyncBatch, SyncContext, SyncResult } from '../../../core/sync.js';
 import { parseInput } from '../../../core/validation.js';
 import { ecrRegistryHost, regionFromArn } from '../aws.js';
 import { cleanTags, statusScan, wireTime } from '../common.js';
@@ -181,8 +182,15 @@ class InspectorSync {
     );
   }
 
-  /** The scan to deliver for one covered image, or undefined when nothing changed. */
-  private async coveredScan(repo: EcrRepository, covered: CoveredResource, changed: Set<string> | undefined) {
+  /**
+   * The scan to deliver for one covered image; when its findings did not change, just its
+   * current tags (a tag can move without a scan); undefined for an image not to report.
+   */
+  private async coveredScan(
+    repo: EcrRepository,
+    covered: CoveredResource,
+    changed: Set<string> | undefined,
+  ): Promise<ImageScan | ImageTags | undefined> {
     const id = imageFromArn(covered.resourceId);
     if (id === undefined || id.repository !== repo.name) return undefined;
     const status = coverageStatus(covered.scanStatus);
@@ -205,7 +213,13 @@ class InspectorSync {
       !changed?.has(id.digest.toLowerCase()) &&
       !changedSince(lastScannedAt, since)
     ) {
-      return undefined;
+      return {
+        registry: ecrRegistryHost(repo.registryId, region),
+        repository: repo.name,
+        digest: id.digest,
+        source: 'inspector2',
+        tags,
+      };
     }
     return this.scanFromFindings(repo, id.digest, {
       tags,
@@ -214,7 +228,7 @@ class InspectorSync {
     });
   }
 
-  async *run(): AsyncGenerator<SyncBatch, { checkpoint: string }, void> {
+  async *run(): AsyncGenerator<SyncBatch, SyncResult, void> {
     const repos = await listRepositories(this.deps.ecr, this.settings, this.aws);
     const since = this.position.since;
     const changed = since === undefined ? new Map<string, Set<string>>() : await this.changedImages(since);
@@ -245,18 +259,22 @@ class InspectorSync {
             ),
         );
         let scans: ImageScan[] = [];
+        const tags: ImageTags[] = [];
         for (const covered of page.coveredResources ?? []) {
           const id = imageFromArn(covered.resourceId);
           if (id !== undefined) unseen.delete(id.digest.toLowerCase());
-          const scan = await this.coveredScan(repo, covered, changed.get(repo.name));
-          if (scan !== undefined) scans.push(scan);
+          const seen = await this.coveredScan(repo, covered, changed.get(repo.name));
+          if (seen === undefined) continue;
+          if ('vulnerabilities' in seen) scans.push(seen);
+          else tags.push(seen);
         }
+        const moved = tags.length > 0 ? { tags } : {};
         token = page.nextToken || undefined;
         if (token !== undefined) {
           images += scans.length;
-          if (scans.length > 0) {
+          if (scans.length > 0 || tags.length > 0) {
             const checkpoint = progressCheckpoint(this.position, { unit: repo.name, token });
-            yield { scans, checkpoint, progress: { images } };
+            yield { scans, ...moved, checkpoint, progress: { images } };
           }
           continue;
         }
@@ -273,6 +291,7 @@ class InspectorSync {
         images += scans.length;
         yield {
           scans,
+          ...moved,
           checkpoint: progressCheckpoint(this.position, { unit: repo.name }),
           progress: { images },
         };
@@ -289,7 +308,7 @@ export function syncInspector(
   deps: EcrConnectorDeps,
   context: SyncContext,
   position: SyncPosition,
-): AsyncGenerator<SyncBatch, { checkpoint: string }, void> {
+): AsyncGenerator<SyncBatch, SyncResult, void> {
   const { inspector } = deps;
   if (inspector === undefined) {
     throw new ValidationError('enhanced scanning needs an Amazon Inspector client', {

@@ -264,6 +264,33 @@ describe('ECR connector, basic scanning', () => {
     expect(third.scans.find((s) => s.digest === A)?.vulnerabilities).toHaveLength(3);
   });
 
+  it('on the next run reports the current tags of unchanged images, so that a moved tag is seen', async () => {
+    const first = await runSync(connector());
+    // `stable` moves from A to E (PutImage of E's manifest under that tag): no push, no scan.
+    images['payments/api']![0]![0]!.imageTags = ['1.4.2'];
+    images['reports/worker']![0]![0]!.imageTags = ['2024-06-01', 'stable'];
+    ecr.resetHistory();
+    const second = await runSync(connector(), {
+      checkpoint: first.checkpoint!,
+      now: new Date('2024-06-02T12:15:00Z'),
+    });
+    expect(second.error).toBeUndefined();
+    expect(ecr.commandCalls(DescribeImageScanFindingsCommand)).toHaveLength(0);
+    // Both sides of the move, with the source whose stored scan they belong to.
+    expect(second.batches.flatMap((b) => b.tags ?? [])).toEqual([
+      { registry: HOST, repository: 'payments/api', digest: A, source: 'ecr', tags: ['1.4.2'] },
+      {
+        registry: HOST,
+        repository: 'reports/worker',
+        digest: E,
+        source: 'ecr',
+        tags: ['2024-06-01', 'stable'],
+      },
+    ]);
+    // Images reported with their status carry their tags in the scan itself.
+    expect(second.scans.find((s) => s.digest === B)?.tags).toEqual(['next']);
+  });
+
   it('fails mid-run with a clear error, then resumes from the last checkpoint', async () => {
     failImagesOf = 'reports/worker';
     const failed = await runSync(connector());

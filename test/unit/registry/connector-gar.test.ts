@@ -257,6 +257,49 @@ describe('GAR connector through local Container Analysis and Artifact Registry',
     expect(decodeURIComponent(vulnQueries[0]!.url)).toContain(CLEAN_URI);
   });
 
+  it('on the next run reports the current tags of unchanged images, so that a moved tag is seen', async () => {
+    const first = await runSync(connector());
+    const apps = DOCKER_IMAGES['projects/acme-prod/locations/europe-west1/repositories/apps']!;
+    const saved = structuredClone(apps);
+    try {
+      // `stable` moves from the API image to the clean one: no occurrence changes.
+      apps[0]!.tags = ['1.4.2'];
+      apps[1]!.tags = ['latest', 'stable'];
+      const second = await runSync(connector(), {
+        checkpoint: first.checkpoint!,
+        now: new Date('2024-06-02T12:15:00Z'),
+      });
+      expect(second.error).toBeUndefined();
+      const host = 'europe-west1-docker.pkg.dev';
+      expect(second.batches.flatMap((b) => b.tags ?? [])).toEqual([
+        {
+          registry: host,
+          repository: 'acme-prod/apps/payments/api',
+          digest: API_URI.split('@')[1],
+          source: 'gar',
+          tags: ['1.4.2'],
+        },
+        {
+          registry: host,
+          repository: 'acme-prod/apps/clean',
+          digest: CLEAN_URI.split('@')[1],
+          source: 'gar',
+          tags: ['latest', 'stable'],
+        },
+        {
+          registry: 'us-docker.pkg.dev',
+          repository: 'valid-proj/valid-repo/valid-name',
+          digest: 'sha256:3fa5256ad34b31901ca30021c722fc7ba11a66ca070c8442862205696b908ddb',
+          source: 'gar',
+          tags: ['v2'],
+        },
+      ]);
+      expect(second.scans.filter((s) => s.status === 'Scanned')).toEqual([]);
+    } finally {
+      apps.splice(0, apps.length, ...saved);
+    }
+  });
+
   it('fails mid-run with the API error, then resumes with the project it had not finished', async () => {
     state.answer = (r) =>
       r.url.startsWith('/v1/projects/valid-proj/occurrences')

@@ -247,6 +247,31 @@ describe('ECR connector, enhanced scanning through Inspector', () => {
     });
   });
 
+  it('on the next run reports the current tags of unchanged images, so that a moved tag is seen', async () => {
+    const first = await runSync(connector());
+    // `stable` moves from the API image to the clean worker image: no finding, no scan changes.
+    coverage['payments/api']![0]!.resourceMetadata = { ecrImage: { tags: ['1.4.2'] } };
+    coverage['reports/worker']![1]!.resourceMetadata = { ecrImage: { tags: ['stable'] } };
+    const second = await runSync(connector(), {
+      checkpoint: first.checkpoint!,
+      now: new Date('2024-06-02T12:15:00Z'),
+    });
+    expect(second.error).toBeUndefined();
+    const host = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`;
+    expect(second.batches.flatMap((b) => b.tags ?? [])).toEqual([
+      { registry: host, repository: 'payments/api', digest: API, source: 'inspector2', tags: ['1.4.2'] },
+      {
+        registry: host,
+        repository: 'reports/worker',
+        digest: WORKER,
+        source: 'inspector2',
+        tags: ['2024-06-01'],
+      },
+      { registry: host, repository: 'reports/worker', digest: CLEAN, source: 'inspector2', tags: ['stable'] },
+    ]);
+    expect(second.scans.map((s) => s.status)).toEqual(['Pending', 'Unsupported']);
+  });
+
   it('delivers an image whose findings changed after it left coverage', async () => {
     const deleted = structuredClone(findings[3]!) as Json;
     (((deleted.resources as Json[])[0]!.details as Json).awsEcrContainerImage as Json).imageHash = DELETED;
