@@ -5,14 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { Container, ItemDefinition, PartitionKey, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   ConflictError,
   NotFoundError,
   UnavailableError,
-  ValidationError,
   VersionConflictError,
 } from '../../../core/errors.js';
+import { parseStored } from '../common/records.js';
 
 /** Node and SDK error codes that mean "the peer did not answer": worth retrying later. */
 const NETWORK_CODES = new Set([
@@ -125,13 +125,7 @@ export async function readDoc(
 
 /** Parses a document read back; a document that fails is corruption, reported with its container. */
 export function parseDoc<T extends z.ZodType>(schema: T, doc: unknown, container: string): z.output<T> {
-  const result = schema.safeParse(doc);
-  if (!result.success) {
-    throw new Error(`invalid document in ${container}: ${z.prettifyError(result.error)}`, {
-      cause: result.error,
-    });
-  }
-  return result.data;
+  return parseStored(schema, doc, `document in ${container}`);
 }
 
 /** Builds a parameterized query spec from SQL and named values (`@name`). */
@@ -189,38 +183,4 @@ export async function queryDocs(
   return out.length > max ? out.slice(0, max) : out;
 }
 
-/** Encodes a page position as an opaque base64url string. */
-export function encodeCursor(key: unknown): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-/** Decodes a cursor made by `encodeCursor`; ValidationError when it is not one. */
-export function decodeCursor<T extends z.ZodType>(cursor: string, schema: T): z.output<T> {
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // falls through to the error below
-  }
-  throw new ValidationError('invalid cursor', { details: [{ path: 'cursor', message: 'not a cursor' }] });
-}
-
-/** Epoch milliseconds of an ISO time; ValidationError naming `field` when it is not one. */
-export function toMillis(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) {
-    throw new ValidationError(`${field} is not an ISO time`, {
-      details: [{ path: field, message: `not an ISO time: ${iso}` }],
-    });
-  }
-  return ms;
-}
-
-/** Page sizes are capped so one call cannot pull a whole container into memory. */
-export const MAX_PAGE_SIZE = 1000;
-
-/** The requested page size, clamped to [1, MAX_PAGE_SIZE]. */
-export function pageSize(limit: number): number {
-  if (!Number.isFinite(limit)) return MAX_PAGE_SIZE;
-  return Math.min(Math.max(Math.trunc(limit), 1), MAX_PAGE_SIZE);
-}
+export { decodeCursor, encodeCursor, MAX_PAGE_SIZE, pageSize, toMillis } from '../common/records.js';

@@ -5,6 +5,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.js';
+import { parseStored } from '../common/records.js';
 
 /**
  * Joins the parts of a composite key. U+001F (unit separator) sorts below every printable
@@ -71,48 +72,10 @@ export function unpackDoc<T extends z.ZodType>(
 
 /** Validates an item (or document) read back from `table`; a failure is corruption. */
 export function parseItem<T extends z.ZodType>(schema: T, item: unknown, table: string): z.output<T> {
-  const result = schema.safeParse(item);
-  if (!result.success) {
-    throw new Error(`invalid item in ${table}: ${z.prettifyError(result.error)}`, { cause: result.error });
-  }
-  return result.data;
+  return parseStored(schema, item, `item in ${table}`);
 }
 
-/** Encodes a page position as an opaque base64url string. */
-export function encodeCursor(key: unknown): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-/** Decodes a cursor made by `encodeCursor`; ValidationError when it is not one. */
-export function decodeCursor<T extends z.ZodType>(cursor: string, schema: T): z.output<T> {
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // falls through to the error below
-  }
-  throw new ValidationError('invalid cursor', { details: [{ path: 'cursor', message: 'not a cursor' }] });
-}
-
-/** Epoch milliseconds of an ISO time; ValidationError naming `field` when it is not one. */
-export function toMillis(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) {
-    throw new ValidationError(`${field} is not an ISO time`, {
-      details: [{ path: field, message: `not an ISO time: ${iso}` }],
-    });
-  }
-  return ms;
-}
-
-/** Page sizes are capped so one call cannot pull a whole table into memory. */
-export const MAX_PAGE_SIZE = 1000;
-
-/** The requested page size, clamped to [1, MAX_PAGE_SIZE]. */
-export function pageSize(limit: number): number {
-  if (!Number.isFinite(limit)) return MAX_PAGE_SIZE;
-  return Math.min(Math.max(Math.trunc(limit), 1), MAX_PAGE_SIZE);
-}
+export { decodeCursor, encodeCursor, MAX_PAGE_SIZE, pageSize, toMillis } from '../common/records.js';
 
 /** Compares strings the way DynamoDB orders sort keys: by their UTF-8 bytes. */
 export function compareKeys(a: string, b: string): number {

@@ -13,9 +13,9 @@ import {
   ScanStatusSchema,
   SeverityCountsSchema,
   type Vulnerability,
-  VulnerabilitySchema,
 } from '../../../core/domain.js';
 import type { ImageSummary } from '../../../core/ports.js';
+import { encodeVulnerabilities, VulnerabilitiesColumn } from '../common/vulnerability-codec.js';
 import { fnv1a, SEP } from './codec.js';
 import type { Item, Key } from './ddb.js';
 
@@ -52,50 +52,9 @@ export function imageShard(registry: string, repository: string): string {
 /** Every `images` GSI partition. */
 export const ALL_IMAGE_SHARDS = Array.from({ length: IMAGE_SHARDS }, (_, i) => `IMG#${i}`);
 
-/**
- * Tuple positions of the compact vulnerability encoding. Append new fields at the end only:
- * lists written before keep working, their shorter tuples simply lack the new field.
- */
-const FIELDS = [
-  'id',
-  'severity',
-  'cvss',
-  'package',
-  'version',
-  'fixedVersion',
-  'fixAvailable',
-  'state',
-  'originalSeverity',
-  'title',
-] as const satisfies readonly (keyof Vulnerability)[];
-
-type Cell = string | number | boolean | null;
-
-/** Vulnerabilities as JSON tuples (key names are most of an object's bytes). */
-function compactVulnerabilities(vulnerabilities: readonly Vulnerability[]): string {
-  return JSON.stringify(
-    vulnerabilities.map((v) => {
-      const row: Cell[] = FIELDS.map((f) => v[f] ?? null);
-      while (row.length > 0 && row[row.length - 1] === null) row.pop();
-      return row;
-    }),
-  );
-}
-
-const CompactRows = z.array(z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])));
-
 /** The vulnerabilities in a gzipped compact list, validated; throws when it is not one. */
 export function decodeVulnerabilities(gz: Uint8Array): Vulnerability[] {
-  const rows = CompactRows.parse(JSON.parse(gunzipSync(gz).toString('utf8')));
-  const objects = rows.map((row) => {
-    const v: Record<string, Cell> = {};
-    row.forEach((cell, i) => {
-      const field = FIELDS[i];
-      if (cell !== null && field !== undefined) v[field] = cell;
-    });
-    return v;
-  });
-  return z.array(VulnerabilitySchema).parse(objects);
+  return VulnerabilitiesColumn.parse(gunzipSync(gz).toString('utf8'));
 }
 
 /** A scan ready to write: its head, its chunks (if any) and a hash of its content. */
@@ -120,7 +79,7 @@ export function encodeScan(scan: ImageScan, ms: number): EncodedScan {
     counts: scan.counts,
   };
   if (scan.statusReason !== undefined) summary.statusReason = scan.statusReason;
-  const compact = compactVulnerabilities(scan.vulnerabilities);
+  const compact = encodeVulnerabilities(scan.vulnerabilities);
   const etag = createHash('sha256')
     .update(JSON.stringify(summary))
     .update('\n')

@@ -5,15 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { CollectionReference, Firestore } from '@google-cloud/firestore';
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   ConflictError,
   NotFoundError,
   PortcullisError,
   UnavailableError,
-  ValidationError,
   VersionConflictError,
 } from '../../../core/errors.js';
+import { parseStored } from '../common/records.js';
 
 /** Collection ids, fixed so that indexes and the TTL policy (per collection group) always apply. */
 export const COLLECTIONS = {
@@ -225,11 +225,7 @@ export function sha256(s: string | Uint8Array): string {
  * its path rather than passed on half-typed.
  */
 export function parseDoc<T extends z.ZodType>(schema: T, data: unknown, path: string): z.output<T> {
-  const result = schema.safeParse(data);
-  if (!result.success) {
-    throw new Error(`invalid document ${path}: ${z.prettifyError(result.error)}`, { cause: result.error });
-  }
-  return result.data;
+  return parseStored(schema, data, `document ${path}`);
 }
 
 /**
@@ -240,41 +236,7 @@ export function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-/** Encodes a page position as an opaque base64url string. */
-export function encodeCursor(key: unknown): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-/** Decodes a cursor made by `encodeCursor`; ValidationError when it is not one. */
-export function decodeCursor<T extends z.ZodType>(cursor: string, schema: T): z.output<T> {
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // falls through to the error below
-  }
-  throw new ValidationError('invalid cursor', { details: [{ path: 'cursor', message: 'not a cursor' }] });
-}
-
-/** Epoch milliseconds of an ISO time; ValidationError naming `field` when it is not one. */
-export function toMillis(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) {
-    throw new ValidationError(`${field} is not an ISO time`, {
-      details: [{ path: field, message: `not an ISO time: ${iso}` }],
-    });
-  }
-  return ms;
-}
-
-/** Page sizes are capped so one call cannot pull a whole collection into memory. */
-export const MAX_PAGE_SIZE = 1000;
-
-/** The requested page size, clamped to [1, MAX_PAGE_SIZE]. */
-export function pageSize(limit: number): number {
-  if (!Number.isFinite(limit)) return MAX_PAGE_SIZE;
-  return Math.min(Math.max(Math.trunc(limit), 1), MAX_PAGE_SIZE);
-}
+export { decodeCursor, encodeCursor, MAX_PAGE_SIZE, pageSize, toMillis } from '../common/records.js';
 
 /** Runs `fn` over `items` with at most `concurrency` calls in flight; results keep input order. */
 export async function mapLimit<T, R>(

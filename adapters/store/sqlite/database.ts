@@ -4,8 +4,9 @@
  * opaque cursors.
  */
 import Database from 'libsql';
-import { z } from 'zod';
-import { ConflictError, UnavailableError, ValidationError } from '../../../core/errors.js';
+import type { z } from 'zod';
+import { ConflictError, UnavailableError } from '../../../core/errors.js';
+import { jsonString, parseStored } from '../common/records.js';
 
 /** A libsql (better-sqlite3-compatible) connection. */
 export type Db = Database.Database;
@@ -91,67 +92,17 @@ export function guard<T>(fn: () => T, conflict = 'the record'): T {
 }
 
 /** A TEXT column holding JSON, parsed and then validated by `schema`. */
-export function jsonColumn<T extends z.ZodType>(schema: T) {
-  return z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
-}
+export const jsonColumn = jsonString;
 
 /**
  * Validates a row read back from a table. Unknown columns (libsql adds `_metadata`) are
  * dropped by the object schema; a row that fails is corruption, reported with the table name.
  */
 export function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): z.output<T> {
-  const result = schema.safeParse(row);
-  if (!result.success) {
-    throw new Error(`invalid row in ${table}: ${z.prettifyError(result.error)}`, { cause: result.error });
-  }
-  return result.data;
+  return parseStored(schema, row, `row in ${table}`);
 }
 
-/** Encodes a page position as an opaque base64url string. */
-export function encodeCursor(key: unknown): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-/** Decodes a cursor made by `encodeCursor`; ValidationError when it is not one. */
-export function decodeCursor<T extends z.ZodType>(cursor: string, schema: T): z.output<T> {
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // falls through to the error below
-  }
-  throw new ValidationError('invalid cursor', { details: [{ path: 'cursor', message: 'not a cursor' }] });
-}
-
-/** Epoch milliseconds of an ISO time; ValidationError naming `field` when it is not one. */
-export function toMillis(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) {
-    throw new ValidationError(`${field} is not an ISO time`, {
-      details: [{ path: field, message: `not an ISO time: ${iso}` }],
-    });
-  }
-  return ms;
-}
-
-/** Page sizes are capped so one call cannot pull a whole table into memory. */
-export const MAX_PAGE_SIZE = 1000;
-
-/** The requested page size, clamped to [1, MAX_PAGE_SIZE]. */
-export function pageSize(limit: number): number {
-  if (!Number.isFinite(limit)) return MAX_PAGE_SIZE;
-  return Math.min(Math.max(Math.trunc(limit), 1), MAX_PAGE_SIZE);
-}
+export { decodeCursor, encodeCursor, MAX_PAGE_SIZE, pageSize, toMillis } from '../common/records.js';
 
 /** Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern. */
 export function escapeLike(s: string): string {
