@@ -35,14 +35,8 @@ import {
   listRepositories,
   resumablePage,
 } from './aws.js';
-import {
-  changedSince,
-  finalCheckpoint,
-  progressCheckpoint,
-  type SyncPosition,
-  startPosition,
-  unitStart,
-} from './checkpoint.js';
+import { PageItems, pageBatch } from './batch.js';
+import { changedSince, finalCheckpoint, type SyncPosition, startPosition, unitStart } from './checkpoint.js';
 import { syncInspector } from './inspector.js';
 import { DEFAULT_RETRY, RegistryApiError } from './retry.js';
 
@@ -177,25 +171,12 @@ class BasicSync {
               { abortSignal },
             ),
         );
-        const scans: ImageScan[] = [];
-        const tags: ImageTags[] = [];
-        for (const detail of page.imageDetails ?? []) {
-          const seen = await this.imageScan(repo, detail);
-          if (seen === undefined) continue;
-          if ('vulnerabilities' in seen) scans.push(seen);
-          else tags.push(seen);
-        }
+        const items = new PageItems();
+        for (const detail of page.imageDetails ?? []) items.add(await this.imageScan(repo, detail));
         token = page.nextToken || undefined;
-        images += scans.length;
-        if (scans.length > 0 || tags.length > 0 || token === undefined) {
-          const cursor = token === undefined ? { unit: repo.name } : { unit: repo.name, token };
-          yield {
-            scans,
-            ...(tags.length > 0 ? { tags } : {}),
-            checkpoint: progressCheckpoint(this.position, cursor),
-            progress: { images },
-          };
-        }
+        images += items.scans.length;
+        const batch = pageBatch(this.position, repo.name, token, items, images);
+        if (batch !== undefined) yield batch;
         if (token === undefined) break;
       }
     }

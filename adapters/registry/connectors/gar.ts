@@ -28,14 +28,8 @@ import {
   type Occurrence,
   OccurrenceSchema,
 } from '../grafeas.js';
-import {
-  changedSince,
-  finalCheckpoint,
-  progressCheckpoint,
-  type SyncPosition,
-  startPosition,
-  unitStart,
-} from './checkpoint.js';
+import { PageItems, pageBatch } from './batch.js';
+import { changedSince, finalCheckpoint, type SyncPosition, startPosition, unitStart } from './checkpoint.js';
 import { type HttpClient, httpClient, type TokenProvider } from './http.js';
 import { DEFAULT_RETRY, RegistryApiError, type RetryPolicy } from './retry.js';
 
@@ -249,25 +243,14 @@ class GarSync {
           throw e;
         }
         const page = parseInput(OccurrencesPageSchema, raw, 'ListOccurrences response');
-        const scans: ImageScan[] = [];
-        const tags: ImageTags[] = [];
+        const items = new PageItems();
         for (const o of parseInput(z.array(OccurrenceSchema), page.occurrences ?? [], 'occurrences')) {
-          const seen = await this.imageScan(project, o);
-          if (seen === undefined) continue;
-          if ('vulnerabilities' in seen) scans.push(seen);
-          else tags.push(seen);
+          items.add(await this.imageScan(project, o));
         }
         token = page.nextPageToken || undefined;
-        images += scans.length;
-        if (scans.length > 0 || tags.length > 0 || token === undefined) {
-          const cursor = token === undefined ? { unit: project } : { unit: project, token };
-          yield {
-            scans,
-            ...(tags.length > 0 ? { tags } : {}),
-            checkpoint: progressCheckpoint(this.position, cursor),
-            progress: { images },
-          };
-        }
+        images += items.scans.length;
+        const batch = pageBatch(this.position, project, token, items, images);
+        if (batch !== undefined) yield batch;
         if (token === undefined) break;
       }
     }

@@ -33,6 +33,7 @@ import {
   listRepositories,
   resumablePage,
 } from './aws.js';
+import { PageItems, pageBatch } from './batch.js';
 import {
   changedSince,
   finalCheckpoint,
@@ -258,26 +259,20 @@ class InspectorSync {
               { abortSignal },
             ),
         );
-        let scans: ImageScan[] = [];
-        const tags: ImageTags[] = [];
+        const items = new PageItems();
         for (const covered of page.coveredResources ?? []) {
           const id = imageFromArn(covered.resourceId);
           if (id !== undefined) unseen.delete(id.digest.toLowerCase());
-          const seen = await this.coveredScan(repo, covered, changed.get(repo.name));
-          if (seen === undefined) continue;
-          if ('vulnerabilities' in seen) scans.push(seen);
-          else tags.push(seen);
+          items.add(await this.coveredScan(repo, covered, changed.get(repo.name)));
         }
-        const moved = tags.length > 0 ? { tags } : {};
         token = page.nextToken || undefined;
         if (token !== undefined) {
-          images += scans.length;
-          if (scans.length > 0 || tags.length > 0) {
-            const checkpoint = progressCheckpoint(this.position, { unit: repo.name, token });
-            yield { scans, ...moved, checkpoint, progress: { images } };
-          }
+          images += items.scans.length;
+          const batch = pageBatch(this.position, repo.name, token, items, images);
+          if (batch !== undefined) yield batch;
           continue;
         }
+        let scans = items.scans;
         // Images whose findings changed but that coverage no longer lists (deleted, out of
         // scope), in bounded batches; the repository is done only after the last of them.
         for (const digest of unseen) {
@@ -291,7 +286,7 @@ class InspectorSync {
         images += scans.length;
         yield {
           scans,
-          ...moved,
+          ...items.tagsField(),
           checkpoint: progressCheckpoint(this.position, { unit: repo.name }),
           progress: { images },
         };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PageItems, pageBatch } from '../../../adapters/registry/connectors/batch.js';
 import {
   changedSince,
   finalCheckpoint,
@@ -56,6 +57,40 @@ describe('checkpoints', () => {
     expect(changedSince(undefined, '2024-01-01T00:00:00.000Z')).toBe(false);
     expect(changedSince('2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z')).toBe(true);
     expect(changedSince('2023-12-31T23:59:59.999Z', '2024-01-01T00:00:00.000Z')).toBe(false);
+  });
+});
+
+describe('page batches', () => {
+  const position = startPosition(undefined, SYNC_NOW);
+  const moved = {
+    registry: 'r.example',
+    repository: 'app',
+    digest: `sha256:${'a'.repeat(64)}`,
+    source: 'ecr' as const,
+    tags: ['latest'],
+  };
+
+  it('says nothing for an empty page mid-unit, and always closes the unit', () => {
+    expect(pageBatch(position, 'app', 'next', new PageItems(), 0)).toBeUndefined();
+    const done = pageBatch(position, 'app', undefined, new PageItems(), 0)!;
+    expect(done).toEqual({
+      scans: [],
+      checkpoint: progressCheckpoint(position, { unit: 'app' }),
+      progress: { images: 0 },
+    });
+  });
+
+  it('carries tag observations apart from scans, with the cursor past the page', () => {
+    const items = new PageItems();
+    items.add(undefined);
+    items.add(moved);
+    const batch = pageBatch(position, 'app', 'next', items, 3)!;
+    expect(batch).toEqual({
+      scans: [],
+      tags: [moved],
+      checkpoint: progressCheckpoint(position, { unit: 'app', token: 'next' }),
+      progress: { images: 3 },
+    });
   });
 });
 
