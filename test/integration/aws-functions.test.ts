@@ -44,7 +44,11 @@ import {
   addUnsyncedRegistry,
   type Call,
   type CallResult,
+  type DashboardAnswers,
+  dashboardScript,
+  expectDashboardServed,
   expectScheduledRun,
+  type RawAnswer,
   type RegistrySyncCase,
   runAdmissionScenario,
   runOnDemandSync,
@@ -520,6 +524,15 @@ const SLS_ENV = {
 };
 const SLS = join(ROOT, 'node_modules/.bin/serverless');
 
+/** Imports a packaged function's bundle, as Lambda does, and answers one event with its handler. */
+const DASHBOARD_CHILD = `
+import { pathToFileURL } from 'node:url';
+const [bundle, event] = process.argv.slice(1);
+const { handler } = await import(pathToFileURL(bundle).href);
+const result = await handler(JSON.parse(event));
+process.stdout.write('\\nRESULT ' + JSON.stringify(result) + '\\n');
+`;
+
 describe('serverless package', () => {
   const out = mkdtempSync(join(tmpdir(), 'portcullis-sls-'));
   // biome-ignore lint/suspicious/noExplicitAny: CloudFormation template
@@ -696,6 +709,52 @@ describe('serverless package', () => {
     // The DynamoDB client is bundled (its version pinned by the lock file), not left to the runtime.
     expect(code('webhook')).not.toMatch(/from\s*["']@aws-sdk\//);
   });
+
+  it("serves the dashboard from the api's package, through its handler, where Lambda runs it", async () => {
+    const dir = join(out, 'unzipped-api');
+    expect(readdirSync(join(out, 'unzipped-webhook'))).not.toContain('dist');
+    // Lambda runs a function with its package root (/var/task) as the working directory.
+    const get = async (path: string, headers: Record<string, string> = {}): Promise<RawAnswer> => {
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          DASHBOARD_CHILD,
+          bundle('api'),
+          JSON.stringify(urlEvent('GET', path, { headers: { 'accept-encoding': 'identity', ...headers } })),
+        ],
+        {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH ?? '',
+            ...ddb.env,
+            NODE_NO_WARNINGS: '1',
+            POWERTOOLS_LOG_LEVEL: 'ERROR',
+            PORTCULLIS_DYNAMODB_TABLE_PREFIX: 'portcullis-dashboard-',
+            PORTCULLIS_DYNAMODB_ENSURE_SCHEMA: 'true',
+            PORTCULLIS_WEBHOOK_BASE_URL: `https://${URL_ID}.lambda-url.us-east-1.on.aws/`,
+          },
+          timeout: 60_000,
+        },
+      );
+      const result = JSON.parse(
+        stdout
+          .split('\n')
+          .find((l) => l.startsWith('RESULT '))!
+          .slice(7),
+      ) as FunctionUrlResult;
+      const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64').toString('utf8') : result.body;
+      return { status: result.statusCode, headers: (result.headers ?? {}) as Record<string, string>, body };
+    };
+    const index = await get('/');
+    const answers: DashboardAnswers = {
+      index,
+      script: await get(`/assets/${dashboardScript(join(dir, 'dist/web'))}`),
+      notModified: await get('/', { 'if-none-match': index.headers.etag! }),
+    };
+    expectDashboardServed(answers, join(dir, 'dist/web'));
+  }, 120_000);
 });
 
 // ---- 3. serverless offline ----

@@ -35,6 +35,8 @@ import {
   addUnsyncedRegistry,
   type Call,
   type CallResult,
+  dashboardScript,
+  expectDashboardServed,
   expectScheduledRun,
   type RegistrySyncCase,
   runAdmissionScenario,
@@ -420,7 +422,7 @@ function staticClosure(dir: string, entry: string): string[] {
 const CHILD = `
 import Module, { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-const [bundle, root, adminKey] = process.argv.slice(1);
+const [bundle, root, adminKey, script] = process.argv.slice(1);
 const { HttpRequest, InvocationContext } = createRequire(root + '/package.json')('@azure/functions');
 const registered = new Map();
 const logs = [];
@@ -448,8 +450,17 @@ const rules = await call('api', 'GET', '/api/v1/rules');
 const webhook = await call('webhook', 'POST', '/admission/pct_${'n'.repeat(43)}', '{}');
 await registered.get('expire-exemptions').callback({ isPastDue: false, schedule: { adjustForDST: false },
   scheduleStatus: { last: '', next: '', lastUpdated: '' } }, context('expire-exemptions'));
+const raw = async (path, headers = {}) => {
+  const init = await registered.get('api').callback(new HttpRequest({ method: 'GET',
+    url: 'https://func.azurewebsites.net' + path, headers }), context('api'));
+  return { status: init.status, headers: Object.fromEntries(init.headers ?? []),
+    body: init.body ? Buffer.from(init.body).toString() : '' };
+};
+const index = await raw('/');
+const dashboard = { index, script: await raw('/assets/' + script),
+  notModified: await raw('/', { 'if-none-match': index.headers.etag }) };
 const functions = [...registered.values()].map((r) => r.metadata.name);
-process.stdout.write(JSON.stringify({ loadMs, functions, healthz, rules, webhook, logs }));
+process.stdout.write(JSON.stringify({ loadMs, functions, healthz, rules, webhook, dashboard, logs }));
 `;
 
 describe('the deployable bundle', () => {
@@ -496,8 +507,9 @@ describe('the deployable bundle', () => {
     }
   });
 
-  it('is a folder the Functions host can run: host.json, package.json main, ESM chunks', () => {
+  it('is a folder the Functions host can run: host.json, package.json main, ESM chunks, the dashboard', () => {
     const files = readdirSync(outDir);
+    expect(files).toContain('web');
     expect(JSON.parse(readFileSync(join(outDir, 'host.json'), 'utf8'))).toEqual(hostJson);
     const pkg = JSON.parse(readFileSync(join(outDir, 'package.json'), 'utf8'));
     expect(files).toContain(pkg.main);
@@ -540,7 +552,15 @@ describe('the deployable bundle', () => {
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        ['--input-type=module', '-e', CHILD, join(outDir, main), ROOT, ADMIN_KEY],
+        [
+          '--input-type=module',
+          '-e',
+          CHILD,
+          join(outDir, main),
+          ROOT,
+          ADMIN_KEY,
+          dashboardScript(join(outDir, 'web')),
+        ],
         { env, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let out = '';
@@ -559,6 +579,8 @@ describe('the deployable bundle', () => {
       'default-audit-high-critical',
     ]);
     expect(result.webhook.status).toBe(401);
+    // The api serves the dashboard the folder carries beside the bundle.
+    expectDashboardServed(result.dashboard, join(outDir, 'web'));
     // No account key anywhere: every Cosmos DB call carried the managed identity's token.
     expect(tokenRequests.length).toBeGreaterThan(0);
     expect(tokenRequests[0]!.secret).toBe('identity-secret');

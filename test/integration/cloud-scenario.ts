@@ -185,3 +185,46 @@ export async function expectScheduledRun(
     images: c.images,
   });
 }
+
+/** One HTTP answer as a runtime returned it: header names in lower case, the body as text. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** What a runtime answered for the dashboard: `GET /`, its script, and `GET /` again with the ETag. */
+export interface DashboardAnswers {
+  index: RawAnswer;
+  script: RawAnswer;
+  notModified: RawAnswer;
+}
+
+/** The hashed script the built dashboard at `webDir` loads (dist/web/manifest.json). */
+export function dashboardScript(webDir: string): string {
+  return (JSON.parse(readFileSync(join(webDir, 'manifest.json'), 'utf8')) as { script: string }).script;
+}
+
+/**
+ * The dashboard as a cloud's admin function serves it from its package (`webDir`, the copy the
+ * package carries): the page revalidated by ETag, the content-hashed script cached for a year,
+ * each with its content type, and 304 for a page the browser has.
+ */
+export function expectDashboardServed(answers: DashboardAnswers, webDir: string): void {
+  const { index, script, notModified } = answers;
+  expect(index.status, index.body.slice(0, 300)).toBe(200);
+  expect(index.headers['content-type']).toBe('text/html; charset=utf-8');
+  expect(index.headers['cache-control']).toBe('no-cache');
+  expect(index.headers.etag).toMatch(/^"[\w-]{22}"$/);
+  expect(index.headers['content-security-policy']).toContain("script-src 'self'");
+  expect(index.body).toBe(readFileSync(join(webDir, 'index.html'), 'utf8'));
+  const name = dashboardScript(webDir);
+  expect(index.body).toContain(`src="/assets/${name}"`);
+  expect(script.status).toBe(200);
+  expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+  expect(script.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  expect(script.headers.etag).toMatch(/^"[\w-]{22}"$/);
+  expect(script.body).toBe(readFileSync(join(webDir, 'assets', name), 'utf8'));
+  expect(notModified.status).toBe(304);
+  expect(notModified.body).toBe('');
+}

@@ -24,6 +24,8 @@ import {
   addUnsyncedRegistry,
   type Call,
   type CallResult,
+  dashboardScript,
+  expectDashboardServed,
   expectScheduledRun,
   type RegistrySyncCase,
   runAdmissionScenario,
@@ -226,6 +228,15 @@ function documentedBuildCommand(): string {
   return line.trim();
 }
 
+/** The documented line that copies the dashboard into the function source, with `source` for the documented directory. */
+function documentedDashboardCopy(source: string): string {
+  const docs = readFileSync(join(ROOT, 'docs/deploy-gcp.md'), 'utf8');
+  const line = docs.split('\n').find((l) => l.includes('cp -r dist/web iac/gcp/function-source/web'));
+  if (line === undefined)
+    throw new Error('docs/deploy-gcp.md has no line copying dist/web into the function source');
+  return line.trim().replaceAll('iac/gcp/function-source', source);
+}
+
 interface Metafile {
   inputs: Record<string, unknown>;
   outputs: Record<
@@ -258,6 +269,7 @@ describe('through functions-framework processes serving the documented bundle', 
       stdio: 'pipe',
     });
     meta = JSON.parse(readFileSync(metafile, 'utf8')) as Metafile;
+    execSync(documentedDashboardCopy(source), { cwd: ROOT, stdio: 'pipe' });
     // What Terraform uploads: the bundle beside iac/gcp/function-source/package.json. Cloud Build
     // installs its dependencies; here the repository's node_modules stand in for them.
     writeFileSync(
@@ -324,6 +336,23 @@ describe('through functions-framework processes serving the documented bundle', 
 
   it('passes the admission scenario, webhook and api in separate processes', async () => {
     await runAdmissionScenario(call, ADMIN_KEY);
+  });
+
+  it('serves the dashboard the source carries, from the api function', async () => {
+    const webDir = join(dir, 'source', 'web');
+    const get = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${apiUrl}${path}`, { headers: { 'accept-encoding': 'identity', ...headers } });
+      return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+    };
+    const index = await get('/');
+    expectDashboardServed(
+      {
+        index,
+        script: await get(`/assets/${dashboardScript(webDir)}`),
+        notModified: await get('/', { 'if-none-match': index.headers.etag! }),
+      },
+      webDir,
+    );
   });
 
   it('logs Cloud Logging JSON lines with a severity', () => {
