@@ -1,14 +1,27 @@
 /**
  * The findings sync end to end on one machine: the real ACR connector talking HTTP to a local
  * stand-in for Azure Resource Graph, run by SyncService into the SQLite store, and the
- * admission decisions that follow as Defender's findings change — and stay when a run fails.
+ * admission decisions that follow as Defender's findings change — and stay when a run fails,
+ * turn clean when Defender marks them Healthy, and unscanned (never clean) when its rows vanish.
+ * And the real ECR connector over a mocked SDK: a tag moved without a new scan.
  */
+import {
+  DescribeImageScanFindingsCommand,
+  type DescribeImageScanFindingsCommandInput,
+  DescribeImagesCommand,
+  type DescribeImagesCommandInput,
+  DescribeRepositoriesCommand,
+  ECRClient,
+  type ImageDetail,
+} from '@aws-sdk/client-ecr';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createAcrConnector,
   RESOURCE_GRAPH_PATH,
   UNREPORTED_REASON,
 } from '../../adapters/registry/connectors/acr.js';
+import { createEcrConnector } from '../../adapters/registry/connectors/ecr.js';
 import { openSqliteStore } from '../../adapters/store/sqlite/index.js';
 import type { Clock, Store } from '../../core/ports.js';
 import { createServices } from '../../core/services/index.js';
@@ -247,5 +260,107 @@ describe('registry sync into the store, and the admission decisions that follow'
     const denied = await review();
     expect(denied.decision).toBe('Denied');
     expect(denied.message).toContain('deny-unscanned');
+  });
+});
+
+describe('a tag moved in ECR without a new scan', () => {
+  const ecr = mockClient(ECRClient);
+  const ACCOUNT = '111122223333';
+  const HOST = `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`;
+  const OLD = `sha256:${'a'.repeat(64)}`;
+  const NEW = `sha256:${'b'.repeat(64)}`;
+  const tags: Record<string, string[]> = {};
+  const stores: Store[] = [];
+
+  afterEach(async () => {
+    ecr.reset();
+    for (const s of stores.splice(0)) await s.close();
+  });
+
+  /** An image as DescribeImages lists it: pushed and scanned on `day` of June 2024. */
+  const detail = (digest: string, day: number): ImageDetail => ({
+    registryId: ACCOUNT,
+    repositoryName: 'payments/api',
+    imageDigest: digest,
+    imageTags: tags[digest],
+    imagePushedAt: new Date(`2024-06-0${day}T08:00:00Z`),
+    imageScanStatus: { status: 'COMPLETE', description: 'The scan was completed successfully.' },
+    imageScanFindingsSummary: { imageScanCompletedAt: new Date(`2024-06-0${day}T08:05:00Z`) },
+  });
+
+  it('follows the tag to its new digest, takes it from the old one, and never answers a rollback with the newer image', async () => {
+    // The old build has the documented MEDIUM finding; the new build has none.
+    const documented = loadCloudFixture('ecr/official-example-basic-cli-output.json') as {
+      imageScanFindings: { findings: unknown[] };
+    };
+    tags[OLD] = ['1.0', 'latest'];
+    tags[NEW] = ['1.1'];
+    ecr.on(DescribeRepositoriesCommand).resolves({
+      repositories: [{ repositoryName: 'payments/api', registryId: ACCOUNT }],
+    });
+    ecr.on(DescribeImagesCommand).callsFake((_: DescribeImagesCommandInput) => ({
+      imageDetails: [detail(OLD, 1), detail(NEW, 2)],
+    }));
+    ecr.on(DescribeImageScanFindingsCommand).callsFake((input: DescribeImageScanFindingsCommandInput) => {
+      const digest = input.imageId?.imageDigest;
+      return {
+        registryId: ACCOUNT,
+        repositoryName: 'payments/api',
+        imageId: { imageDigest: digest },
+        imageScanStatus: { status: 'COMPLETE' },
+        imageScanFindings: {
+          findings: digest === OLD ? documented.imageScanFindings.findings : [],
+          imageScanCompletedAt: new Date(`2024-06-0${digest === OLD ? 1 : 2}T08:05:00Z`),
+        },
+      };
+    });
+
+    let now = Date.parse('2024-06-03T12:00:00Z');
+    const clock: Clock = { now: () => new Date(now) };
+    const connectors: ConnectorFactory = (config) =>
+      createEcrConnector(config, { ecr: new ECRClient({ region: 'eu-west-1' }), retry: instantRetry(2) });
+    const store = openSqliteStore({ path: ':memory:', clock });
+    stores.push(store);
+    const services = createServices(store, { clock, connectors, cacheTtlMs: 0 });
+    await services.rules.create(
+      { name: 'deny-medium', action: 'Deny', conditions: { severities: ['Medium'] } },
+      'admin',
+    );
+    await services.sync.create(
+      { name: 'payments', kind: 'ecr', settings: { region: 'eu-west-1', registryId: ACCOUNT } },
+      'admin',
+    );
+    const latest = async () => {
+      const result = await services.admission.whatIf(
+        CLUSTER,
+        deployment('api', 'payments', [`${HOST}/payments/api:latest`]),
+      );
+      return { decision: result.decision, digest: result.images[0]?.digest, notes: result.images[0]?.notes };
+    };
+    const sync = async () => {
+      now += 3_600_000;
+      expect(await services.sync.sync('payments', 'schedule')).toMatchObject({ status: 'succeeded' });
+    };
+
+    await sync();
+    expect(await latest()).toMatchObject({ decision: 'Denied', digest: OLD });
+
+    // `latest` is moved to the new build (PutImage with its manifest): no push, no scan.
+    tags[OLD] = ['1.0'];
+    tags[NEW] = ['1.1', 'latest'];
+    ecr.resetHistory();
+    await sync();
+    expect(ecr.commandCalls(DescribeImageScanFindingsCommand)).toHaveLength(0);
+    expect(await latest()).toMatchObject({ decision: 'Allowed', digest: NEW });
+    expect((await services.scans.get(OLD)).tags).toEqual(['1.0']);
+    expect((await services.scans.get(NEW)).tags).toEqual(['1.1', 'latest']);
+
+    // Rolled back to the old build, scanned before the new one: not answered with the new build's findings.
+    tags[OLD] = ['1.0', 'latest'];
+    tags[NEW] = ['1.1'];
+    await sync();
+    const rolledBack = await latest();
+    expect(rolledBack.digest).toBeUndefined();
+    expect(rolledBack.notes).toContain('not gated by rule "deny-medium": no usable scan (NotFound)');
   });
 });
