@@ -133,6 +133,15 @@ describe('dynamodb settings from the environment', () => {
     expect(() => dynamoDbSettingsFromEnv({ PORTCULLIS_DYNAMODB_TIMEOUT_MS: 'soon' })).toThrow(
       /PORTCULLIS_DYNAMODB_TIMEOUT_MS/,
     );
+    const timeouts = dynamoDbSettingsFromEnv({
+      PORTCULLIS_DYNAMODB_TIMEOUT_MS: '2500',
+      PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS: '20000',
+    });
+    expect([timeouts.client.requestTimeoutMs, timeouts.bulkTimeoutMs]).toEqual([2500, 20000]);
+    expect(dynamoDbSettingsFromEnv({}).bulkTimeoutMs).toBeUndefined();
+    expect(() => dynamoDbSettingsFromEnv({ PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS: '0' })).toThrow(
+      /PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS/,
+    );
     expect(() => dynamoDbSettingsFromEnv({ AWS_ENDPOINT_URL_DYNAMODB: 'not a url' })).toThrow(
       /AWS_ENDPOINT_URL_DYNAMODB/,
     );

@@ -4,6 +4,8 @@
  * transactions' errors, bulk writes, and that no call ever scans a table.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   DeleteTableCommand,
   DescribeTableCommand,
@@ -23,7 +25,7 @@ import {
   TTL_ATTRIBUTE,
 } from '../../adapters/store/dynamodb/index.js';
 import { countSeverities } from '../../core/domain.js';
-import { ConflictError, VersionConflictError } from '../../core/errors.js';
+import { ConflictError, UnavailableError, VersionConflictError } from '../../core/errors.js';
 import type { Store } from '../../core/ports.js';
 import { type DynamoDbServer, startDynamoDbServer } from '../support/dynamodb-server.js';
 import { digestOf, makeEvent, makeRule, makeScan, makeVulnerabilities, unique } from './factories.js';
@@ -271,6 +273,88 @@ describe('dynamodb store specifics', () => {
     expect(page.items).toHaveLength(100);
     expect(page.nextCursor).toBeNull();
   }, 120_000);
+});
+
+/**
+ * An HTTP proxy to DynamoDB Local that holds back the answer to the named operations (by their
+ * X-Amz-Target) for `delayMs`: a DynamoDB that is slow for some calls, as under load.
+ */
+async function slowProxy(upstream: string, slow: ReadonlySet<string>, delayMs: number) {
+  const proxy = createHttpServer((req, res) => {
+    const body: Buffer[] = [];
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('end', async () => {
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+      if (slow.has(operation)) await new Promise((r) => setTimeout(r, delayMs));
+      if (res.destroyed) return;
+      try {
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
+        ) as Record<string, string>;
+        const answer = await fetch(`${upstream}${req.url}`, {
+          method: req.method,
+          headers,
+          body: Buffer.concat(body),
+        });
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '' });
+        res.end(Buffer.from(await answer.arrayBuffer()));
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const address = proxy.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    close: () => {
+      proxy.closeAllConnections();
+      return new Promise((r) => proxy.close(r));
+    },
+  };
+}
+
+describe('dynamodb bulk write timeout', () => {
+  const open: Store[] = [];
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close();
+    await cleanup();
+  });
+
+  it('lets a slow BatchWriteItem finish under the bulk timeout while a slow point read still fails at the client’s', async () => {
+    const { store: direct, prefix } = await openFresh();
+    open.push(direct);
+    // BatchWriteItem and GetItem answer after 2.5 s; the client's own timeout is 1 s.
+    const proxy = await slowProxy(server!.endpoint, new Set(['BatchWriteItem', 'GetItem']), 2500);
+    const through = (bulkTimeoutMs?: number) =>
+      openDynamoDbStore({
+        client: createDynamoDbClient({
+          endpoint: proxy.endpoint,
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          requestTimeoutMs: 1000,
+          connectTimeoutMs: 10_000,
+        }),
+        tablePrefix: prefix,
+        ...(bulkTimeoutMs === undefined ? {} : { bulkTimeoutMs }),
+      });
+    try {
+      const store = await through();
+      open.push(store);
+      const scan = makeScan();
+      await store.scans.upsertScans([scan]);
+      expect(await direct.scans.getScan(scan.digest)).toEqual(scan);
+      // The webhook's reads keep the client's timeout.
+      await expect(store.rules.get('any')).rejects.toBeInstanceOf(UnavailableError);
+
+      // A bulk timeout as short as the client's is what sync had before: the write fails.
+      const short = await through(1000);
+      open.push(short);
+      const other = makeScan();
+      await expect(short.scans.upsertScans([other])).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 });
 
 describe('dynamodb access patterns', () => {

@@ -17,7 +17,7 @@ export interface DynamoDbClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Milliseconds to establish a connection; 1000 by default. */
   connectTimeoutMs?: number;
-  /** Milliseconds for a whole request and its response; 3000 by default. */
+  /** Milliseconds for a whole request and its response; 3000 by default (point reads, webhook). */
   requestTimeoutMs?: number;
   /** Attempts per call including the first (the SDK's standard retry mode); 3 by default. */
   maxAttempts?: number;
@@ -28,6 +28,8 @@ export interface DynamoDbEnvSettings {
   client: DynamoDbClientOptions;
   tablePrefix: string;
   ensureSchema: boolean;
+  /** Request timeout of BatchWriteItem calls, in ms, when `PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS` is set. */
+  bulkTimeoutMs?: number;
 }
 
 /** The table prefix when `PORTCULLIS_DYNAMODB_TABLE_PREFIX` is not set. */
@@ -93,6 +95,7 @@ const EnvSchema = z.object({
     z.enum(['true', 'false', '1', '0'], 'PORTCULLIS_DYNAMODB_ENSURE_SCHEMA must be true or false').optional(),
   ),
   PORTCULLIS_DYNAMODB_TIMEOUT_MS: positiveInt('PORTCULLIS_DYNAMODB_TIMEOUT_MS'),
+  PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS: positiveInt('PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS'),
   PORTCULLIS_DYNAMODB_MAX_ATTEMPTS: positiveInt('PORTCULLIS_DYNAMODB_MAX_ATTEMPTS'),
 });
 
@@ -136,5 +139,8 @@ export function dynamoDbSettingsFromEnv(env: NodeJS.ProcessEnv): DynamoDbEnvSett
     tablePrefix: e.PORTCULLIS_DYNAMODB_TABLE_PREFIX ?? DEFAULT_TABLE_PREFIX,
     ensureSchema:
       e.PORTCULLIS_DYNAMODB_ENSURE_SCHEMA === 'true' || e.PORTCULLIS_DYNAMODB_ENSURE_SCHEMA === '1',
+    ...(e.PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS === undefined
+      ? {}
+      : { bulkTimeoutMs: e.PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS }),
   };
 }

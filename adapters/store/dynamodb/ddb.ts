@@ -67,6 +67,13 @@ export interface RetryPolicy {
   capMs: number;
 }
 
+/**
+ * Request timeout of one BatchWriteItem call, in ms. A call carries up to 25 items of up to
+ * 400 KB and several run at once during a sync, so under load one takes far longer than the
+ * point reads the client's own timeout (3 s) is sized for.
+ */
+export const DEFAULT_BULK_TIMEOUT_MS = 15_000;
+
 /** About 15 s of backoff for a bulk call before UnavailableError. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   bulkAttempts: 10,
@@ -140,9 +147,14 @@ function condition(c: Expression | undefined) {
 
 /** The document client with Portcullis' retry and error rules. */
 export class Ddb {
+  /**
+   * @param bulkTimeoutMs request timeout of each BatchWriteItem call, in place of the client's
+   *   own (which stays what every other call, the webhook's reads included, runs under).
+   */
   constructor(
     readonly doc: DynamoDBDocumentClient,
     private readonly retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+    private readonly bulkTimeoutMs: number = DEFAULT_BULK_TIMEOUT_MS,
   ) {}
 
   private backoff(attempt: number, scale = 1): Promise<void> {
@@ -266,7 +278,8 @@ export class Ddb {
 
   /**
    * Writes many items, 25 per BatchWriteItem call with several calls in flight, retrying
-   * unprocessed items and throttling with backoff. Later writes of the same key win.
+   * unprocessed items and throttling with backoff. Later writes of the same key win. Each
+   * call runs under the bulk timeout, not the client's.
    */
   async batchWrite(table: string, writes: readonly BatchWrite[]): Promise<void> {
     const byKey = new Map<string, BatchWrite>();
@@ -282,7 +295,9 @@ export class Ddb {
         }
         if (attempt > 0) await this.backoff(attempt);
         const out = await this.throttled(() =>
-          this.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } })),
+          this.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), {
+            requestTimeout: this.bulkTimeoutMs,
+          }),
         );
         pending = (out?.UnprocessedItems?.[table] ?? []) as typeof pending;
       }

@@ -13,7 +13,7 @@ import {
   dynamoDbSettingsFromEnv,
 } from './client.js';
 import { DynamoDbClusterRegistry } from './cluster-registry.js';
-import { Ddb } from './ddb.js';
+import { Ddb, DEFAULT_RETRY_POLICY } from './ddb.js';
 import { DynamoDbMetaStore } from './meta-store.js';
 import { DynamoDbRegistryStore } from './registry-store.js';
 import { DynamoDbRuleStore } from './rule-store.js';
@@ -32,7 +32,7 @@ export {
   dynamoDbSettingsFromEnv,
 } from './client.js';
 export { DynamoDbClusterRegistry } from './cluster-registry.js';
-export { Ddb } from './ddb.js';
+export { Ddb, DEFAULT_BULK_TIMEOUT_MS } from './ddb.js';
 export { DynamoDbMetaStore } from './meta-store.js';
 export { DynamoDbRegistryStore } from './registry-store.js';
 export { DynamoDbRuleStore } from './rule-store.js';
@@ -66,6 +66,11 @@ export interface DynamoDbStoreOptions {
   clock?: Clock;
   /** Create missing tables, GSIs and TTL settings (local use and tests); false by default. */
   ensureSchema?: boolean;
+  /**
+   * Request timeout of each BatchWriteItem call (scan upserts, purges), in ms; 15,000 by
+   * default. Every other call keeps the client's timeout (`requestTimeoutMs`, 3 s).
+   */
+  bulkTimeoutMs?: number;
 }
 
 /**
@@ -81,6 +86,9 @@ export interface DynamoDbStoreOptions {
 export async function openDynamoDbStore(options: DynamoDbStoreOptions): Promise<Store> {
   const retentionDays = options.retentionDays ?? DEFAULT_RETENTION_DAYS;
   if (!(retentionDays > 0)) throw new RangeError(`retentionDays must be positive, got ${retentionDays}`);
+  if (options.bulkTimeoutMs !== undefined && !(options.bulkTimeoutMs > 0)) {
+    throw new RangeError(`bulkTimeoutMs must be positive, got ${options.bulkTimeoutMs}`);
+  }
   const names = dynamoDbTableNames(options.tablePrefix ?? DEFAULT_TABLE_PREFIX);
   const { client } = options;
   try {
@@ -89,7 +97,7 @@ export async function openDynamoDbStore(options: DynamoDbStoreOptions): Promise<
     client.destroy();
     throw e;
   }
-  const ddb = new Ddb(createDocumentClient(client));
+  const ddb = new Ddb(createDocumentClient(client), DEFAULT_RETRY_POLICY, options.bulkTimeoutMs);
   let open = true;
   return {
     rules: new DynamoDbRuleStore(ddb, names.records),
@@ -116,7 +124,8 @@ export async function openDynamoDbStore(options: DynamoDbStoreOptions): Promise<
  * (or `AWS_ENDPOINT_URL`), `AWS_REGION` (or `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID`,
  * `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (else the SDK's default credential chain),
  * `PORTCULLIS_DYNAMODB_TABLE_PREFIX`, `PORTCULLIS_DYNAMODB_ENSURE_SCHEMA`,
- * `PORTCULLIS_DYNAMODB_TIMEOUT_MS` and `PORTCULLIS_DYNAMODB_MAX_ATTEMPTS`.
+ * `PORTCULLIS_DYNAMODB_TIMEOUT_MS`, `PORTCULLIS_DYNAMODB_BULK_TIMEOUT_MS` and
+ * `PORTCULLIS_DYNAMODB_MAX_ATTEMPTS`.
  *
  * @example
  * const store = await openDynamoDbStoreFromEnv(process.env, { retentionDays: 30 });
@@ -130,6 +139,7 @@ export async function openDynamoDbStoreFromEnv(
     client: createDynamoDbClient(settings.client),
     tablePrefix: settings.tablePrefix,
     ensureSchema: settings.ensureSchema,
+    ...(settings.bulkTimeoutMs === undefined ? {} : { bulkTimeoutMs: settings.bulkTimeoutMs }),
     ...options,
   });
 }
