@@ -64,7 +64,7 @@ export interface SyncBatch {
  * image is ambiguous (Defender's Resource Graph rows vanish when findings are resolved, and also
  * when an image leaves its scan window or is deleted). After the run, core marks each stored scan
  * from `source` of an image in `registries` that is missing here as `Pending` with `reason`,
- * keeping its last findings for the record: never clean, never silently. See ScanService.markUnreported.
+ * keeping its last findings for the record: never clean, never silently. See ScanService.reconcile.
  */
 export interface ScannerInventory {
   source: ScanSource;

@@ -71,45 +71,49 @@ export class ScanService {
   }
 
   /**
-   * Marks what a scanner stopped reporting: each image of the inventory's registries whose
-   * newest scan is a `Scanned` one from the inventory's source, and whose digest the inventory
-   * does not list, gets that scan back as `Pending` with the inventory's reason. Its findings
-   * stay, for the record, and its scan time stays the last time the scanner reported it; it is
-   * never made clean, because silence does not say the findings were fixed. Rules then treat it
-   * as an image without a usable scan (`applyToUnscannedImages`), and monitoring says why.
-   * Returns how many images were marked. An image the scanner reports again is synced as usual.
+   * Reconciles the stored scans of a source with what its scanner reports now. Each image of
+   * the inventory's registries whose newest scan is a `Scanned` one from that source, and whose
+   * digest the inventory does not list, gets that scan back as `Pending` with the inventory's
+   * reason. Its findings stay, for the record, and its scan time stays the last time the scanner
+   * reported it; it is never made clean, because silence does not say the findings were fixed.
+   * Rules then treat it as an image without a usable scan (`applyToUnscannedImages`), and
+   * monitoring says why. An image so marked that the inventory lists again, and that this run
+   * did not rescan (its findings did not change meanwhile), is `Scanned` again with the same
+   * findings. Returns how many images were marked and restored.
    */
-  async markUnreported(inventory: ScannerInventory): Promise<number> {
+  async reconcile(inventory: ScannerInventory): Promise<{ marked: number; restored: number }> {
     const reported = new Set(inventory.digests.map((d) => d.toLowerCase()));
-    const unreported: string[] = [];
+    const candidates: string[] = [];
     for (const registry of new Set(inventory.registries.map((r) => r.toLowerCase()))) {
       let cursor: string | undefined;
       do {
         const page = await this.store.listImages({
           registry,
-          status: 'Scanned',
           limit: 200,
           ...(cursor === undefined ? {} : { cursor }),
         });
         for (const image of page.items) {
           const digest = image.digest.toLowerCase();
-          if (image.source === inventory.source && !reported.has(digest)) unreported.push(digest);
+          if (reconciled(image, inventory, reported.has(digest)) !== undefined) candidates.push(digest);
         }
         cursor = page.nextCursor ?? undefined;
       } while (cursor !== undefined);
     }
-    let marked = 0;
-    for (let i = 0; i < unreported.length; i += 100) {
-      const pending: ImageScan[] = [];
-      for (const digest of new Set(unreported.slice(i, i + 100))) {
-        const scan = await this.store.getScan(digest);
+    const done = { marked: 0, restored: 0 };
+    for (let i = 0; i < candidates.length; i += 100) {
+      const changed: ImageScan[] = [];
+      for (const digest of new Set(candidates.slice(i, i + 100))) {
         // Read again: the newest scan may have changed since the listing (an import, say).
-        if (scan?.source !== inventory.source || scan.status !== 'Scanned') continue;
-        pending.push({ ...scan, status: 'Pending', statusReason: inventory.reason });
+        const scan = await this.store.getScan(digest);
+        const next = scan === null ? undefined : reconciled(scan, inventory, reported.has(digest));
+        if (next === undefined) continue;
+        changed.push(next);
+        if (next.status === 'Pending') done.marked++;
+        else done.restored++;
       }
-      if (pending.length > 0) marked += (await this.ingest(pending)).images;
+      if (changed.length > 0) await this.ingest(changed);
     }
-    return marked;
+    return done;
   }
 
   /**
@@ -192,4 +196,21 @@ function isStaleTag(scan: ImageScan, ref: ImageRef, tag: string): boolean {
     scan.repository.toLowerCase() === ref.repository.toLowerCase() &&
     !scan.tags.includes(tag)
   );
+}
+
+/** What reconciliation makes of an image's newest scan; undefined when it stays as it is. */
+function reconciled<T extends ImageSummary>(
+  scan: T,
+  inventory: ScannerInventory,
+  reported: boolean,
+): T | undefined {
+  if (scan.source !== inventory.source) return undefined;
+  if (!reported && scan.status === 'Scanned') {
+    return { ...scan, status: 'Pending', statusReason: inventory.reason };
+  }
+  if (reported && scan.status === 'Pending' && scan.statusReason === inventory.reason) {
+    const { statusReason: _, ...rest } = scan;
+    return { ...rest, status: 'Scanned' } as T;
+  }
+  return undefined;
 }

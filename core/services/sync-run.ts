@@ -61,10 +61,15 @@ export class SyncRunExecution {
       const final = await this.consume(generator);
       if (final.inventory !== undefined) {
         // Before the final checkpoint: a run that fails here is done again, reconciliation included.
-        const marked = await this.scans.markUnreported(final.inventory);
-        run.images += marked;
-        if (marked > 0)
-          this.logger.warn('images no longer reported by the scanner', { ...fields, images: marked });
+        const { marked, restored } = await this.scans.reconcile(final.inventory);
+        run.images += marked + restored;
+        if (marked + restored > 0) {
+          this.logger.warn('images the scanner stopped or resumed reporting', {
+            ...fields,
+            marked,
+            restored,
+          });
+        }
       }
       await this.store.setCheckpoint(this.registry.id, final.checkpoint);
       run.checkpointAfter = final.checkpoint;

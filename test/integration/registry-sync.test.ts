@@ -260,6 +260,12 @@ describe('registry sync into the store, and the admission decisions that follow'
     const denied = await review();
     expect(denied.decision).toBe('Denied');
     expect(denied.message).toContain('deny-unscanned');
+
+    // The rows come back as they were (a listing that had missed them): Scanned again, as before.
+    state.rows = [...apiRows('2024-06-02T14:45:00.0000000Z', true), workerRow()];
+    await sync();
+    expect(await services.scans.get(API)).toMatchObject({ status: 'Scanned', counts: { Critical: 1 } });
+    expect((await review()).message).toContain('deny-critical');
   });
 });
 

@@ -316,7 +316,10 @@ describe('sync runs', () => {
       // Image 2 is no longer reported; image 4 neither, but its newest scan is a later import.
       { steps: [], inventory: inventory([digest(1).toUpperCase()]) },
       { steps: [], inventory: inventory([digest(1)]) },
-      // Defender reports image 2 again, rescanned: it is Scanned once more.
+      // Listed again, not rescanned (a listing that missed it): Scanned again, as it was.
+      { steps: [], inventory: inventory([digest(1), digest(2)]) },
+      { steps: [], inventory: inventory([digest(1)]) },
+      // Defender reports image 2 again, rescanned: it is Scanned once more, with the new findings.
       {
         steps: [{ scans: [acr(2, { scannedAt: '2026-03-05T00:00:00.000Z', vulnerabilities: [] })] }],
         inventory: inventory([digest(1), digest(2)]),
@@ -366,6 +369,13 @@ describe('sync runs', () => {
 
     // Already marked: the next run writes nothing.
     expect((await services.sync.sync('prod-ecr', 'manual')).images).toBe(0);
+    expect((await services.sync.sync('prod-ecr', 'manual')).images).toBe(1);
+    const restored = await services.scans.get(digest(2));
+    expect(restored).toMatchObject({ status: 'Scanned', scannedAt: '2026-03-01T00:00:00.000Z' });
+    expect(restored.statusReason).toBeUndefined();
+    expect(await decide(2)).toEqual(['Denied', ['deny-critical']]);
+    expect((await services.sync.sync('prod-ecr', 'manual')).images).toBe(1);
+    expect((await services.scans.get(digest(2))).status).toBe('Pending');
     const back = await services.sync.sync('prod-ecr', 'manual');
     expect(back.images).toBe(1);
     expect(await services.scans.get(digest(2))).toMatchObject({ status: 'Scanned', vulnerabilities: [] });

@@ -16,7 +16,7 @@
  * run ends with a complete listing of the images Defender reports now (one row per image), and
  * returns it as the run's inventory: core marks an image it holds from this source that is no
  * longer listed as `Pending` with the reason below, keeping its last findings for the record
- * (ScanService.markUnreported). Only registries with at least one reported image are reconciled,
+ * (ScanService.reconcile). Only registries with at least one reported image are reconciled,
  * so a registry out of the subscriptions' reach, or with Defender turned off, is left as it was.
  */
 import { z } from 'zod';
