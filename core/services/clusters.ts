@@ -8,7 +8,6 @@ import { NotFoundError } from '../errors.js';
 import type { Clock, ClusterRegistry, Logger } from '../ports.js';
 import { hashSecret, newId, newSecret } from '../secrets.js';
 import { parseInput } from '../validation.js';
-import { webhookConfigurationYaml } from '../webhook-config.js';
 
 /** Where the webhook is served, as the cluster's API server must reach it. */
 export interface WebhookEndpoint {
@@ -104,8 +103,15 @@ export class ClusterService {
     return record;
   }
 
-  private registration(record: ClusterRecord, token: string, endpoint: WebhookEndpoint): ClusterRegistration {
+  private async registration(
+    record: ClusterRecord,
+    token: string,
+    endpoint: WebhookEndpoint,
+  ): Promise<ClusterRegistration> {
     const webhookUrl = `${endpoint.baseUrl.replace(/\/+$/, '')}/admission/${token}`;
+    // Loaded on registration and rotation only: the webhook authenticates through this service,
+    // and its bundle (Azure's, Google's) need not carry the YAML writer.
+    const { webhookConfigurationYaml } = await import('../webhook-config.js');
     return {
       ...publicCluster(record),
       token,

@@ -395,6 +395,9 @@ describe('through functions-framework processes serving the documented bundle', 
       expect(input).not.toMatch(/^functions\/(admin|openapi|app)\.ts$|^adapters\/registry\//);
     }
     expect(webhookInputs).toContain('functions/webhook.ts');
+    // The ValidatingWebhookConfiguration's YAML is written at registration, by the api only.
+    expect(webhookInputs).not.toContain('core/webhook-config.ts');
+    expect([...webhookInputs].filter((i) => i.startsWith('node_modules/yaml/'))).toEqual([]);
     const apiFiles = closure([entry, apiChunk]);
     expect(inputsOf(apiFiles)).toContain('functions/admin.ts');
     // The registry connectors are a chunk of their own, loaded by the api and the jobs on a first sync.
