@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the evaluator's throughput, the webhook's latency beside a bare HTTPS
- * server (DESIGN.md §7), and the four store adapters side by side on their local servers
- * (issue 3). Speed is measured, never asserted: the figures are printed with their goals and
+ * server (DESIGN.md §7), the four store adapters side by side on their local servers
+ * (issue 3), and each cloud function's bundle size beside its cold import time (functions.ts). Speed is measured, never asserted: the figures are printed with their goals and
  * merged into `.bench/results.json`; a missed goal is called out, not failed.
  *
  * `npm run bench -- <section>` runs one section (the others' figures in the results file are
@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDashboardSection } from './dashboard.js';
 import { type EvaluatorBenchResult, runEvaluatorBench } from './evaluator.js';
+import { runFunctionsSection } from './functions.js';
 import {
   cleanUpStores,
   runStoresBench,
@@ -52,7 +53,7 @@ const STORES: StoresBenchParams = {
   extraRules: 9,
   requestTimeoutMs: 15_000,
 };
-const SECTIONS = ['evaluator', 'webhook', 'stores', 'sync', 'dashboard'] as const;
+const SECTIONS = ['evaluator', 'webhook', 'stores', 'sync', 'dashboard', 'functions'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -293,6 +294,7 @@ function storeList(arg: string | undefined): StoreName[] | undefined {
 async function main(): Promise<void> {
   const only = process.argv[2];
   if (await runSyncSection(only)) return;
+  if (await runFunctionsSection(only, ROOT, RESULTS)) return;
   if (only === 'dashboard') return runDashboardSection(RESULTS);
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
     throw new Error(`unknown section "${only}"; use ${SECTIONS.join(', ')}, or nothing for all`);
