@@ -108,7 +108,7 @@ export interface ApiHandlerDeps {
 }
 
 /**
- * The admin API, /healthz (and later the dashboard): the whole app, handing out webhook URLs on
+ * The admin API, /healthz and the dashboard: the whole app, handing out webhook URLs on
  * PORTCULLIS_WEBHOOK_BASE_URL. Its first call per instance seeds the default rule and installs
  * the bootstrap admin key.
  */

@@ -1,5 +1,5 @@
 /**
- * The `api` function's app: the admin API, /healthz (and later the dashboard). On its first
+ * The `api` function's app: the admin API, /healthz and the dashboard. On its first
  * start against a store it seeds the default rule and installs the bootstrap admin key.
  */
 import type { Hono } from 'hono';
