@@ -125,7 +125,11 @@ describe('registry sync into the store, and the admission decisions that follow'
     for (const s of stores.splice(0)) await s.close();
   });
 
-  it('denies while Defender reports a critical finding, admits once the rescan drops it, keeps it through a failed run', async () => {
+  /**
+   * Services over a fresh SQLite store with the ACR connector on the stand-in, a Deny rule on
+   * Critical findings, and the registry `contoso`; `advance` moves the clock.
+   */
+  async function contoso(settings: Record<string, unknown> = {}) {
     let now = Date.parse('2024-06-02T12:00:00Z');
     const clock: Clock = { now: () => new Date(now) };
     const connectors: ConnectorFactory = (config) =>
@@ -138,13 +142,20 @@ describe('registry sync into the store, and the admission decisions that follow'
       'admin',
     );
     await services.sync.create(
-      {
-        name: 'contoso',
-        kind: 'acr',
-        settings: { subscriptions: [SUBSCRIPTION], registries: ['contosoapps.azurecr.io'] },
-      },
+      { name: 'contoso', kind: 'acr', settings: { subscriptions: [SUBSCRIPTION], ...settings } },
       'admin',
     );
+    return {
+      services,
+      store,
+      advance: (ms: number) => {
+        now += ms;
+      },
+    };
+  }
+
+  it('denies while Defender reports a critical finding, admits once the rescan drops it, keeps it through a failed run', async () => {
+    const { services, store, advance } = await contoso({ registries: ['contosoapps.azurecr.io'] });
     const decide = async () =>
       (await services.admission.whatIf(CLUSTER, deployment('api', 'payments', [IMAGE]))).decision;
 
@@ -162,14 +173,14 @@ describe('registry sync into the store, and the admission decisions that follow'
     });
 
     // Defender rescans after a fix: the curl finding is gone, busybox stays, both regenerated.
-    now += 3_600_000;
+    advance(3_600_000);
     state.rows = apiRows('2024-06-02T12:45:00.0000000Z', false);
     const second = await services.sync.sync('contoso', 'manual');
     expect(second).toMatchObject({ status: 'succeeded', images: 1, vulnerabilities: 1 });
     expect(await decide()).toBe('Allowed');
 
     // A run that fails keeps what was seen, and the checkpoint it started from.
-    now += 3_600_000;
+    advance(3_600_000);
     const before = await store.registries.getCheckpoint((await services.sync.get('contoso')).id);
     state.refuse = true;
     const failed = await services.sync.sync('contoso', 'manual');
@@ -191,28 +202,14 @@ describe('registry sync into the store, and the admission decisions that follow'
   });
 
   it('admits once every finding is resolved: Healthy rows give a clean scan, vanished rows an unscanned image', async () => {
-    let now = Date.parse('2024-06-02T12:00:00Z');
-    const clock: Clock = { now: () => new Date(now) };
-    const connectors: ConnectorFactory = (config) =>
-      createAcrConnector(config, { token: fakeToken(), endpoint: server.url, retry: instantRetry(2) });
-    const store = openSqliteStore({ path: ':memory:', clock });
-    stores.push(store);
-    const services = createServices(store, { clock, connectors, cacheTtlMs: 0 });
-    await services.rules.create(
-      { name: 'deny-critical', action: 'Deny', conditions: { severities: ['Critical'] } },
-      'admin',
-    );
-    await services.sync.create(
-      { name: 'contoso', kind: 'acr', settings: { subscriptions: [SUBSCRIPTION] } },
-      'admin',
-    );
+    const { services, advance } = await contoso();
     const API = 'sha256:cccc000000000000000000000000000000000000000000000000000000000003';
     const review = async () => {
       const result = await services.admission.whatIf(CLUSTER, deployment('api', 'payments', [IMAGE]));
       return { decision: result.decision, notes: result.images[0]?.notes ?? [], message: result.message };
     };
     const sync = async () => {
-      now += 3_600_000;
+      advance(3_600_000);
       const run = await services.sync.sync('contoso', 'schedule');
       expect(run).toMatchObject({ status: 'succeeded', errors: [] });
       return run;
