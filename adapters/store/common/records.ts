@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.js';
+import type { Page } from '../../../core/ports.js';
 
 /**
  * Validates a record read back from a store. One that fails is corruption — an Error saying
@@ -72,4 +73,24 @@ export const MAX_PAGE_SIZE = 1000;
 export function pageSize(limit: number): number {
   if (!Number.isFinite(limit)) return MAX_PAGE_SIZE;
   return Math.min(Math.max(Math.trunc(limit), 1), MAX_PAGE_SIZE);
+}
+
+/**
+ * The page of a read that asked for `limit + 1` rows: the first `limit` rows as items, and a
+ * cursor at the position of the last of them when the extra row says there is more.
+ *
+ * @example pageOf(rows, limit, (r) => r.summary, (r) => [r.registryKey, r.repositoryKey, r.digestKey])
+ */
+export function pageOf<R, T>(
+  rows: readonly R[],
+  limit: number,
+  item: (row: R) => T,
+  position: (row: R) => unknown,
+): Page<T> {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(item),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null,
+  };
 }

@@ -23,9 +23,9 @@ import { pack, unpack } from './payload.js';
 import {
   decodeCursor,
   docId,
-  encodeCursor,
   forEachPage,
   guard,
+  pageOf,
   pageSize,
   parseDoc,
   queryDocs,
@@ -151,13 +151,12 @@ export class CosmosAdmissionLog implements AdmissionLog {
       ...parseDoc(EventRow, row, this.container.id),
       event: unpack(row, 'event', AdmissionEventSchema, this.container.id),
     }));
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page.at(-1);
-    return {
-      items: page.map((r) => r.event),
-      nextCursor: more && last ? encodeCursor([last.timeMs, last.eventId]) : null,
-    };
+    return pageOf(
+      rows,
+      limit,
+      (r) => r.event,
+      (r) => [r.timeMs, r.eventId],
+    );
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { Container, JSONObject, OperationInput, PartitionKey, RequestOptions } from '@azure/cosmos';
 import { UnavailableError } from '../../../core/errors.js';
+import { mapLimit } from '../common/concurrency.js';
 import { errorCode, guard, isTransient, translateError } from './support.js';
 
 /** The outcome of one bulk operation that the caller either expected or that succeeded. */
@@ -178,26 +179,7 @@ export async function runBulk(
   return outcomes.map((o) => o as BulkOutcome);
 }
 
-/**
- * Maps `items` through `fn` with at most `limit` calls in flight: enough parallel point
- * operations to keep the connection pool busy without a burst that only earns 429s.
- */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+export { mapLimit } from '../common/concurrency.js';
 
 /** Sleeps a full-jitter backoff for compare-and-set retry `attempt` (small: contention, not load). */
 export function casBackoff(attempt: number): Promise<void> {

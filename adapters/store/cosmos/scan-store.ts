@@ -26,7 +26,7 @@ import {
   tagPk,
 } from './scan-codec.js';
 import { upsertScans } from './scan-upsert.js';
-import { decodeCursor, docId, encodeCursor, pageSize, parseDoc, queryDocs, readDoc, sql } from './support.js';
+import { decodeCursor, docId, pageOf, pageSize, parseDoc, queryDocs, readDoc, sql } from './support.js';
 
 const TagDoc = z.object({ digest: z.string() });
 const ListingRow = z.object({
@@ -129,13 +129,12 @@ export class CosmosScanStore implements ScanStore {
         { max: limit + 1 },
       )
     ).map((row) => parseDoc(ListingRow, row, this.c.images.id));
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page.at(-1);
-    return {
-      items: page.map((row) => row.summary),
-      nextCursor: more && last ? encodeCursor([last.registryKey, last.repositoryKey, last.digestKey]) : null,
-    };
+    return pageOf(
+      rows,
+      limit,
+      (row) => row.summary,
+      (row) => [row.registryKey, row.repositoryKey, row.digestKey],
+    );
   }
 
   /** The chunks of a blob joined in order; null when one is gone (rewritten meanwhile). */

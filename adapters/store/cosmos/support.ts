@@ -183,4 +183,11 @@ export async function queryDocs(
   return out.length > max ? out.slice(0, max) : out;
 }
 
-export { decodeCursor, encodeCursor, MAX_PAGE_SIZE, pageSize, toMillis } from '../common/records.js';
+export {
+  decodeCursor,
+  encodeCursor,
+  MAX_PAGE_SIZE,
+  pageOf,
+  pageSize,
+  toMillis,
+} from '../common/records.js';

@@ -19,6 +19,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { UnavailableError } from '../../../core/errors.js';
+import { chunk, mapLimit } from '../common/concurrency.js';
 import {
   cancellationCodes,
   isConditionalCheckFailed,
@@ -94,39 +95,7 @@ export function backoffMs(attempt: number, baseMs = 50, capMs = 3000): number {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/**
- * Runs `fn` on every item with at most `limit` in flight; stops taking new items after the
- * first failure and rejects with it.
- */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T, i);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-/** Splits `items` into arrays of at most `size`. */
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+export { chunk, mapLimit } from '../common/concurrency.js';
 
 const keyString = (k: Key) => `${k.pk}\u0000${k.sk}`;
 

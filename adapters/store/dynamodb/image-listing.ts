@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { ImageListQuery, ImageSummary, Page } from '../../../core/ports.js';
-import { compareKeys, decodeCursor, encodeCursor, pageSize, parseItem, SEP } from './codec.js';
+import { compareKeys, decodeCursor, pageOf, pageSize, parseItem, SEP } from './codec.js';
 import type { Ddb } from './ddb.js';
 import { groupConsecutive, mergeSorted } from './merge.js';
 import { ALL_IMAGE_SHARDS, imageKey, imageShard, newest, SummaryItem, toSummary } from './scan-items.js';
@@ -96,18 +96,9 @@ export async function listImages(
     rows.push(row);
     if (rows.length > limit) break;
   }
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
-  const last = page.at(-1);
-  return {
-    items: page.map(toSummary),
-    nextCursor:
-      more && last !== undefined
-        ? encodeCursor([
-            last.registry.toLowerCase(),
-            last.repository.toLowerCase(),
-            last.digest.toLowerCase(),
-          ])
-        : null,
-  };
+  return pageOf(rows, limit, toSummary, (r) => [
+    r.registry.toLowerCase(),
+    r.repository.toLowerCase(),
+    r.digest.toLowerCase(),
+  ]);
 }

@@ -236,32 +236,15 @@ export function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-export { decodeCursor, encodeCursor, MAX_PAGE_SIZE, pageSize, toMillis } from '../common/records.js';
-
-/** Runs `fn` over `items` with at most `concurrency` calls in flight; results keep input order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return results;
-}
-
-/** Splits `items` into arrays of at most `size`. */
-export function chunked<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+export { chunk as chunked, mapLimit } from '../common/concurrency.js';
+export {
+  decodeCursor,
+  encodeCursor,
+  MAX_PAGE_SIZE,
+  pageOf,
+  pageSize,
+  toMillis,
+} from '../common/records.js';
 
 /** Sleeps `ms` plus up to as much again of jitter, so racing retries spread out. */
 export function jitteredDelay(ms: number): Promise<void> {

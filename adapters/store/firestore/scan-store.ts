@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { ImageScan, ScanSource } from '../../../core/domain.js';
 import { UnavailableError } from '../../../core/errors.js';
 import type { ImageListQuery, ImageSummary, Page, ScanStore } from '../../../core/ports.js';
-import { decodeCursor, encodeCursor, type FirestoreContext, pageSize, parseDoc } from './client.js';
+import { decodeCursor, type FirestoreContext, pageOf, pageSize, parseDoc } from './client.js';
 import { buildQuery, imageListShape } from './query-shapes.js';
 import { decodeVulnerabilities } from './scan-codec.js';
 import {
@@ -113,13 +113,12 @@ export class FirestoreScanStore implements ScanStore {
     }
     const snap = await this.ctx.call('scans.listImages', () => q.limit(limit + 1).get());
     const rows = snap.docs.map((d) => parseDoc(ListedImage, d.data(), d.ref.path));
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page.at(-1);
-    return {
-      items: page.map((r) => r.summary),
-      nextCursor: more && last ? encodeCursor([last.registryKey, last.repositoryKey, last.digestKey]) : null,
-    };
+    return pageOf(
+      rows,
+      limit,
+      (r) => r.summary,
+      (r) => [r.registryKey, r.repositoryKey, r.digestKey],
+    );
   }
 
   /** The gzipped pieces of a scan's list; null when a concurrent rewrite removed a chunk. */

@@ -102,7 +102,14 @@ export function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: st
   return parseStored(schema, row, `row in ${table}`);
 }
 
-export { decodeCursor, encodeCursor, MAX_PAGE_SIZE, pageSize, toMillis } from '../common/records.js';
+export {
+  decodeCursor,
+  encodeCursor,
+  MAX_PAGE_SIZE,
+  pageOf,
+  pageSize,
+  toMillis,
+} from '../common/records.js';
 
 /** Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern. */
 export function escapeLike(s: string): string {

@@ -14,8 +14,8 @@ import { encodeVulnerabilities, VulnerabilitiesColumn } from '../common/vulnerab
 import {
   type Db,
   decodeCursor,
-  encodeCursor,
   jsonColumn,
+  pageOf,
   pageSize,
   parseRow,
   toMillis,
@@ -208,13 +208,6 @@ export class SqliteScanStore implements ScanStore {
       .prepare(sql)
       .all(...params, limit + 1)
       .map((row) => parseRow(SummaryRow, row, 'scans'));
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page.at(-1);
-    return {
-      items: page.map(toSummary),
-      nextCursor:
-        more && last ? encodeCursor([last.registry_key, last.repository_key, last.digest_key]) : null,
-    };
+    return pageOf(rows, limit, toSummary, (r) => [r.registry_key, r.repository_key, r.digest_key]);
   }
 }

@@ -4,6 +4,7 @@ import {
   decodeCursor,
   encodeCursor,
   MAX_PAGE_SIZE,
+  pageOf,
   pageSize,
   parseStored,
   toMillis,
@@ -48,5 +49,37 @@ describe('store records helpers', () => {
     expect(parseStored(Row, { id: 'a', extra: 1 }, 'row in rules')).toEqual({ id: 'a' });
     expect(() => parseStored(Row, { id: 7 }, 'row in rules')).toThrow(/^invalid row in rules: /);
     expect(() => parseStored(Row, { id: 7 }, 'row in rules')).not.toThrow(ValidationError);
+  });
+
+  it('pages a read of limit + 1 rows, with a cursor only when there is more', () => {
+    const rows = [
+      { id: 'a', n: 1 },
+      { id: 'b', n: 2 },
+      { id: 'c', n: 3 },
+    ];
+    const more = pageOf(
+      rows,
+      2,
+      (r) => r.n,
+      (r) => [r.id],
+    );
+    expect(more.items).toEqual([1, 2]);
+    expect(decodeCursor(more.nextCursor!, z.tuple([z.string()]))).toEqual(['b']);
+    expect(
+      pageOf(
+        rows,
+        3,
+        (r) => r.n,
+        (r) => [r.id],
+      ),
+    ).toEqual({ items: [1, 2, 3], nextCursor: null });
+    expect(
+      pageOf(
+        [],
+        3,
+        (r) => r,
+        (r) => r,
+      ),
+    ).toEqual({ items: [], nextCursor: null });
   });
 });
