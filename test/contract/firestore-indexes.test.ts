@@ -12,7 +12,6 @@ import { ALL_SHARDS, imageSearch } from '../../adapters/store/firestore/event-in
 import {
   ALL_RUNS_SHAPE,
   imageListShape,
-  NEWEST_SCAN_SHAPE,
   PURGE_SHAPE,
   planEventQuery,
   QUERY_SHAPES,
@@ -113,7 +112,9 @@ describe('iac/gcp/firestore.indexes.json', () => {
   const declared = new Set(QUERY_SHAPES.map(shapeKey));
 
   it('declares every query shape the store issues', () => {
-    const issued: QueryShape[] = [NEWEST_SCAN_SHAPE, PURGE_SHAPE, REGISTRY_RUNS_SHAPE, ALL_RUNS_SHAPE];
+    // getScan issues no query (two point reads); NEWEST_SCAN_SHAPE stays declared only while
+    // iac/gcp/firestore.indexes.json keeps its index.
+    const issued: QueryShape[] = [PURGE_SHAPE, REGISTRY_RUNS_SHAPE, ALL_RUNS_SHAPE];
     for (const q of everyAdmissionQuery()) {
       const plan = planEventQuery(q, { shards: ALL_SHARDS, imageSearch });
       issued.push(plan.shape);
