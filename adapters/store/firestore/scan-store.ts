@@ -152,6 +152,7 @@ export class FirestoreScanStore implements ScanStore {
     const refs = (Object.keys(image.sources) as ScanSource[]).map((source) =>
       this.refs.scan(digestKey, source),
     );
+    if (refs.length === 0) throw new Error(`image document ${imagePath} names no sources`);
     const snaps = await this.ctx.call('scans.getSources', () => this.ctx.db.getAll(...refs));
     let best: { ref: DocumentReference; scan: ScanDoc } | undefined;
     for (const s of snaps) {
