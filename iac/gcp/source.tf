@@ -1,5 +1,6 @@
 # The functions' source: the esbuild bundle of functions/gcp/index.ts beside its package.json
-# (docs/deploy-gcp.md), zipped and uploaded; Cloud Build installs the dependencies it lists.
+# (scripts/build-functions.mjs, docs/deploy-gcp.md), zipped and uploaded; Cloud Build installs
+# the dependencies it lists.
 # Every function deploys the same archive with its own entry point.
 
 locals {
@@ -34,7 +35,7 @@ resource "google_storage_bucket_object" "source" {
   lifecycle {
     precondition {
       condition     = fileexists("${local.source_dir}/index.js") && fileexists("${local.source_dir}/package.json")
-      error_message = "The function source has no index.js: build it first with the `npx esbuild functions/gcp/index.ts ...` command of docs/deploy-gcp.md."
+      error_message = "The function source has no index.js: build it first with `node scripts/build-functions.mjs gcp iac/gcp/function-source` (docs/deploy-gcp.md)."
     }
   }
 }

@@ -5,10 +5,10 @@
  *
  * - AWS: `serverless package` (serverless-esbuild, as `serverless deploy` runs it); each
  *   function's .mjs from its zip. The three job functions are one bundle (functions/aws/jobs.mjs).
- * - Azure: the `<!-- azure-bundle -->` block of docs/deploy-azure.md. One app serves every
+ * - Azure: `scripts/build-functions.mjs azure`, as docs/deploy-azure.md builds it. One app serves every
  *   function: an instance loads index.mjs and its static imports at start; the api's first
  *   request also loads the admin API chunk.
- * - Google Cloud: the esbuild line of docs/deploy-gcp.md. Each function runs one target of the
+ * - Google Cloud: `scripts/build-functions.mjs gcp`, as docs/deploy-gcp.md. Each function runs one target of the
  *   same source: index.js and its static imports, then (webhook, api) the app chunk its first
  *   request loads. The Firestore SDK and functions-framework come from node_modules (Cloud Build
  *   installs them): counted in the load time, not in the bundle size.
@@ -17,11 +17,12 @@
  * request loads) and reports the elapsed time measured inside it, so Node's own start-up is
  * left out; the median of several runs is printed. Measured, never asserted.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { buildFunctions } from '../../scripts/build-functions.mjs';
 
 const run = promisify(execFile);
 const REPETITIONS = 7;
@@ -167,35 +168,15 @@ const outputOf = (meta: Metafile, entryPoint: string) => {
 const bytesOf = (meta: Metafile, files: Set<string>) =>
   [...files].filter((f) => f.endsWith('js')).reduce((n, f) => n + meta.outputs[f]!.bytes, 0);
 
-function sh(script: string, cwd: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d));
-    child.stderr.on('data', (d: Buffer) => (output += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed:\n${output}`))));
-  });
-}
-
 async function measureAzure(
   root: string,
   work: string,
   progress: (l: string) => void,
 ): Promise<FunctionFigures[]> {
-  progress('azure: the bundle block of docs/deploy-azure.md');
+  progress('azure: node scripts/build-functions.mjs azure (docs/deploy-azure.md)');
   const out = join(work, 'azure');
   const meta = join(work, 'azure-meta.json');
-  const doc = readFileSync(join(root, 'docs/deploy-azure.md'), 'utf8');
-  const block = /<!-- azure-bundle -->\s*```bash\n([\s\S]*?)```/.exec(doc)?.[1];
-  if (block === undefined) throw new Error('docs/deploy-azure.md has no <!-- azure-bundle --> block');
-  await sh(
-    block.replaceAll('dist/azure', out).replace(`--outdir=${out}`, `--outdir=${out} --metafile=${meta}`),
-    root,
-  );
+  await buildFunctions('azure', out, { metafile: meta });
   const m = JSON.parse(readFileSync(meta, 'utf8')) as Metafile;
   const index = outputOf(m, 'functions/azure/index.ts');
   const app = outputOf(m, 'functions/app.ts');
@@ -235,16 +216,10 @@ async function measureGcp(
   work: string,
   progress: (l: string) => void,
 ): Promise<FunctionFigures[]> {
-  progress('gcp: the esbuild line of docs/deploy-gcp.md');
-  const docs = readFileSync(join(root, 'docs/deploy-gcp.md'), 'utf8');
-  const line = docs.split('\n').find((l) => l.trim().startsWith('npx esbuild functions/gcp/index.ts'));
-  if (line === undefined) throw new Error('docs/deploy-gcp.md has no esbuild line');
+  progress('gcp: node scripts/build-functions.mjs gcp (docs/deploy-gcp.md)');
   const source = join(work, 'gcp');
   const meta = join(work, 'gcp-meta.json');
-  await sh(
-    line.trim().replace('--outdir=iac/gcp/function-source', `--outdir=${source} --metafile=${meta}`),
-    root,
-  );
+  await buildFunctions('gcp', source, { metafile: meta });
   writeFileSync(
     join(source, 'package.json'),
     readFileSync(join(root, 'iac/gcp/function-source/package.json')),

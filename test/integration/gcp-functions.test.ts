@@ -217,24 +217,15 @@ describe("through functions-framework's test server", () => {
   });
 });
 
-const DOCUMENTED_OUTDIR = '--outdir=iac/gcp/function-source';
+const DOCUMENTED_OUTDIR = 'iac/gcp/function-source';
 
-/** The esbuild command of docs/deploy-gcp.md, exactly as users run it (one shell line). */
+/** The build command of docs/deploy-gcp.md, exactly as users run it (one shell line). */
 function documentedBuildCommand(): string {
   const docs = readFileSync(join(ROOT, 'docs/deploy-gcp.md'), 'utf8');
-  const line = docs.split('\n').find((l) => l.trim().startsWith('npx esbuild functions/gcp/index.ts'));
+  const line = docs.split('\n').find((l) => l.trim().startsWith('node scripts/build-functions.mjs gcp'));
   if (line === undefined)
-    throw new Error('docs/deploy-gcp.md has no `npx esbuild functions/gcp/index.ts …` line');
+    throw new Error('docs/deploy-gcp.md has no `node scripts/build-functions.mjs gcp …` line');
   return line.trim();
-}
-
-/** The documented line that copies the dashboard into the function source, with `source` for the documented directory. */
-function documentedDashboardCopy(source: string): string {
-  const docs = readFileSync(join(ROOT, 'docs/deploy-gcp.md'), 'utf8');
-  const line = docs.split('\n').find((l) => l.includes('cp -r dist/web iac/gcp/function-source/web'));
-  if (line === undefined)
-    throw new Error('docs/deploy-gcp.md has no line copying dist/web into the function source');
-  return line.trim().replaceAll('iac/gcp/function-source', source);
 }
 
 interface Metafile {
@@ -264,12 +255,11 @@ describe('through functions-framework processes serving the documented bundle', 
     expect(command.endsWith(` ${DOCUMENTED_OUTDIR}`), command).toBe(true);
     const metafile = join(dir, 'meta.json');
     const source = join(dir, 'source');
-    execSync(`${command.slice(0, -DOCUMENTED_OUTDIR.length)}--outdir=${source} --metafile=${metafile}`, {
+    execSync(`${command.slice(0, -DOCUMENTED_OUTDIR.length)}${source} --metafile=${metafile}`, {
       cwd: ROOT,
       stdio: 'pipe',
     });
     meta = JSON.parse(readFileSync(metafile, 'utf8')) as Metafile;
-    execSync(documentedDashboardCopy(source), { cwd: ROOT, stdio: 'pipe' });
     // What Terraform uploads: the bundle beside iac/gcp/function-source/package.json. Cloud Build
     // installs its dependencies; here the repository's node_modules stand in for them.
     writeFileSync(

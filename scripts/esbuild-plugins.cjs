@@ -1,4 +1,5 @@
-// esbuild plugins for the Lambda bundles (serverless.yml: custom.esbuild.plugins).
+// esbuild plugins for the cloud function bundles: the Lambda bundles (serverless.yml:
+// custom.esbuild.plugins) and the Azure and Google Cloud ones (scripts/build-functions.mjs).
 //
 // zod's `z` namespace (`import { z } from 'zod'`) is an object esbuild cannot tree-shake, so
 // every bundle would carry all of zod's ~50 translated error-message locales (~260 KB minified)
