@@ -1,7 +1,8 @@
 /**
  * What every store does the same way at its boundary: validating what it reads back through
- * zod, opaque page cursors, ISO times as epoch milliseconds, and capped page sizes. Each store
- * re-exports these from its own support module, with its own wording for a corrupt record.
+ * zod, opaque page cursors and pages, ISO times as epoch milliseconds, and capped page sizes.
+ * Stores import these from here (sqlite/database.ts also re-exports them for its older
+ * importers) and wrap `parseStored` with their own wording for a corrupt record.
  */
 import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.js';

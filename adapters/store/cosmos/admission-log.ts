@@ -17,21 +17,11 @@ import type {
   SummaryBucket,
   SummaryQuery,
 } from '../../../core/ports.js';
+import { decodeCursor, pageOf, pageSize, toMillis } from '../common/records.js';
 import { runBulk } from './bulk.js';
 import { EVENT_LEAD_FIELDS } from './containers.js';
 import { pack, unpack } from './payload.js';
-import {
-  decodeCursor,
-  docId,
-  forEachPage,
-  guard,
-  pageOf,
-  pageSize,
-  parseDoc,
-  queryDocs,
-  sql,
-  toMillis,
-} from './support.js';
+import { docId, forEachPage, guard, parseDoc, queryDocs, sql } from './support.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

@@ -179,8 +179,6 @@ export async function runBulk(
   return outcomes.map((o) => o as BulkOutcome);
 }
 
-export { mapLimit } from '../common/concurrency.js';
-
 /** Sleeps a full-jitter backoff for compare-and-set retry `attempt` (small: contention, not load). */
 export function casBackoff(attempt: number): Promise<void> {
   return sleep(backoffDelay(attempt, { maxRetries: 0, baseDelayMs: 10, maxDelayMs: 500 }));

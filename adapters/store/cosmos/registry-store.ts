@@ -14,17 +14,17 @@ import { RegistrySchema, type SyncRun, SyncRunSchema } from '../../../core/domai
 import { NotFoundError, UnavailableError } from '../../../core/errors.js';
 import type { RegistryStore } from '../../../core/ports.js';
 import type { RegistryConfig } from '../../../core/sync.js';
-import { casBackoff, mapLimit } from './bulk.js';
+import { mapLimit } from '../common/concurrency.js';
+import { pageSize, toMillis } from '../common/records.js';
+import { casBackoff } from './bulk.js';
 import {
   docId,
   errorCode,
   guard,
-  pageSize,
   parseDoc,
   queryDocs,
   readDoc,
   sql,
-  toMillis,
   translateError,
   type Versioned,
 } from './support.js';

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { ImageScan } from '../../../core/domain.js';
 import { UnavailableError } from '../../../core/errors.js';
 import type { ImageListQuery, ImageSummary, Page, ScanStore } from '../../../core/ports.js';
+import { decodeCursor, pageOf, pageSize } from '../common/records.js';
 import {
   ChunkDocSchema,
   chunkId,
@@ -26,7 +27,7 @@ import {
   tagPk,
 } from './scan-codec.js';
 import { upsertScans } from './scan-upsert.js';
-import { decodeCursor, docId, pageOf, pageSize, parseDoc, queryDocs, readDoc, sql } from './support.js';
+import { docId, parseDoc, queryDocs, readDoc, sql } from './support.js';
 
 const TagDoc = z.object({ digest: z.string() });
 const ListingRow = z.object({

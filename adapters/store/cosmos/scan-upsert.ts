@@ -17,7 +17,9 @@ import type { Container, JSONObject, OperationInput } from '@azure/cosmos';
 import { z } from 'zod';
 import type { ImageScan } from '../../../core/domain.js';
 import { UnavailableError } from '../../../core/errors.js';
-import { casBackoff, mapLimit, runBulk } from './bulk.js';
+import { mapLimit } from '../common/concurrency.js';
+import { toMillis } from '../common/records.js';
+import { casBackoff, runBulk } from './bulk.js';
 import {
   chunkId,
   type EncodedScan,
@@ -31,7 +33,7 @@ import {
   tagPk,
 } from './scan-codec.js';
 import type { ScanContainers } from './scan-store.js';
-import { docId, parseDoc, toMillis } from './support.js';
+import { docId, parseDoc } from './support.js';
 
 /** Rounds of compare-and-set before contention is reported as UnavailableError. */
 const MAX_ROUNDS = 12;

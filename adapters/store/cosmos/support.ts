@@ -182,12 +182,3 @@ export async function queryDocs(
   });
   return out.length > max ? out.slice(0, max) : out;
 }
-
-export {
-  decodeCursor,
-  encodeCursor,
-  MAX_PAGE_SIZE,
-  pageOf,
-  pageSize,
-  toMillis,
-} from '../common/records.js';

@@ -14,6 +14,8 @@ import type {
   SummaryBucket,
   SummaryQuery,
 } from '../../../core/ports.js';
+import { mapLimit } from '../common/concurrency.js';
+import { decodeCursor, encodeCursor, pageSize, toMillis } from '../common/records.js';
 import {
   clusterDay,
   DAY_MS,
@@ -33,16 +35,8 @@ import {
   matchesFilter,
   padMs,
 } from './admission-items.js';
-import {
-  compareKeys,
-  decodeCursor,
-  encodeCursor,
-  pageSize,
-  parseItem,
-  toMillis,
-  unpackDoc,
-} from './codec.js';
-import { type Ddb, type Item, mapLimit } from './ddb.js';
+import { compareKeys, parseItem, unpackDoc } from './codec.js';
+import type { Ddb, Item } from './ddb.js';
 import { mergeSorted } from './merge.js';
 import { BY_CLUSTER_INDEX, BY_UID_INDEX } from './tables.js';
 

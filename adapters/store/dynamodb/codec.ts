@@ -75,15 +75,6 @@ export function parseItem<T extends z.ZodType>(schema: T, item: unknown, table: 
   return parseStored(schema, item, `item in ${table}`);
 }
 
-export {
-  decodeCursor,
-  encodeCursor,
-  MAX_PAGE_SIZE,
-  pageOf,
-  pageSize,
-  toMillis,
-} from '../common/records.js';
-
 /** Compares strings the way DynamoDB orders sort keys: by their UTF-8 bytes. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

@@ -95,8 +95,6 @@ export function backoffMs(attempt: number, baseMs = 50, capMs = 3000): number {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export { chunk, mapLimit } from '../common/concurrency.js';
-
 const keyString = (k: Key) => `${k.pk}\u0000${k.sk}`;
 
 function projection(attributes: readonly string[] | undefined) {

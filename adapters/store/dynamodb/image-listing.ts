@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import type { ImageListQuery, ImageSummary, Page } from '../../../core/ports.js';
-import { compareKeys, decodeCursor, pageOf, pageSize, parseItem, SEP } from './codec.js';
+import { decodeCursor, pageOf, pageSize } from '../common/records.js';
+import { compareKeys, parseItem, SEP } from './codec.js';
 import type { Ddb } from './ddb.js';
 import { groupConsecutive, mergeSorted } from './merge.js';
 import { ALL_IMAGE_SHARDS, imageKey, imageShard, newest, SummaryItem, toSummary } from './scan-items.js';

@@ -12,8 +12,10 @@ import { type SyncRun, SyncRunSchema } from '../../../core/domain.js';
 import { ConflictError, NotFoundError } from '../../../core/errors.js';
 import type { RegistryStore } from '../../../core/ports.js';
 import { REGISTRY_KINDS, type RegistryConfig } from '../../../core/sync.js';
-import { compareKeys, pageSize, parseItem, SEP, toMillis, unpackDoc } from './codec.js';
-import { type BatchWrite, type Ddb, type Expression, type Key, mapLimit } from './ddb.js';
+import { mapLimit } from '../common/concurrency.js';
+import { pageSize, toMillis } from '../common/records.js';
+import { compareKeys, parseItem, SEP, unpackDoc } from './codec.js';
+import type { BatchWrite, Ddb, Expression, Key } from './ddb.js';
 
 const REGISTRY = 'REGISTRY';
 const REGISTRY_NAME = 'REGISTRYNAME';

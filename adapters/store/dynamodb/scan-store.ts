@@ -6,8 +6,10 @@
 import { z } from 'zod';
 import type { ImageScan } from '../../../core/domain.js';
 import type { ImageListQuery, ImageSummary, Page, ScanStore } from '../../../core/ports.js';
-import { parseItem, toMillis } from './codec.js';
-import { type BatchWrite, chunk, type Ddb, type Item, mapLimit } from './ddb.js';
+import { chunk, mapLimit } from '../common/concurrency.js';
+import { toMillis } from '../common/records.js';
+import { parseItem } from './codec.js';
+import type { BatchWrite, Ddb, Item } from './ddb.js';
 import { listImages } from './image-listing.js';
 import {
   chunkKeys,

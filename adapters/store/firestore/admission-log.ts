@@ -15,19 +15,10 @@ import type {
   SummaryBucket,
   SummaryQuery,
 } from '../../../core/ports.js';
+import { decodeCursor, encodeCursor, pageSize, toMillis } from '../common/records.js';
 import { summarize } from './admission-summary.js';
 import { BulkSession } from './bulk.js';
-import {
-  decodeCursor,
-  docId,
-  encodeCursor,
-  type FirestoreContext,
-  pageSize,
-  parseDoc,
-  plain,
-  toMillis,
-  translateError,
-} from './client.js';
+import { docId, type FirestoreContext, parseDoc, plain, translateError } from './client.js';
 import { ALL_SHARDS, imageKeys, imageSearch, matchesQuery, ruleKeys, shardOf } from './event-index.js';
 import { buildQuery, PURGE_SHAPE, planEventQuery } from './query-shapes.js';
 

@@ -12,7 +12,8 @@
 import { DecisionSchema } from '../../../core/domain.js';
 import { ValidationError } from '../../../core/errors.js';
 import type { SummaryBucket, SummaryQuery } from '../../../core/ports.js';
-import { type FirestoreContext, toMillis } from './client.js';
+import { toMillis } from '../common/records.js';
+import type { FirestoreContext } from './client.js';
 import { ALL_SHARDS } from './event-index.js';
 import { buildQuery, summaryShape } from './query-shapes.js';
 

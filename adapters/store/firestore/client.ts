@@ -236,16 +236,6 @@ export function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-export { chunk as chunked, mapLimit } from '../common/concurrency.js';
-export {
-  decodeCursor,
-  encodeCursor,
-  MAX_PAGE_SIZE,
-  pageOf,
-  pageSize,
-  toMillis,
-} from '../common/records.js';
-
 /** Sleeps `ms` plus up to as much again of jitter, so racing retries spread out. */
 export function jitteredDelay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms + Math.random() * ms));

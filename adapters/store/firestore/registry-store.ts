@@ -13,17 +13,8 @@ import { RegistrySchema, type SyncRun, SyncRunSchema } from '../../../core/domai
 import { NotFoundError, UnavailableError } from '../../../core/errors.js';
 import type { RegistryStore } from '../../../core/ports.js';
 import type { RegistryConfig } from '../../../core/sync.js';
-import {
-  Code,
-  docId,
-  type FirestoreContext,
-  grpcCode,
-  pageSize,
-  parseDoc,
-  plain,
-  toMillis,
-  translateError,
-} from './client.js';
+import { pageSize, toMillis } from '../common/records.js';
+import { Code, docId, type FirestoreContext, grpcCode, parseDoc, plain, translateError } from './client.js';
 import { ALL_RUNS_SHAPE, buildQuery, REGISTRY_RUNS_SHAPE } from './query-shapes.js';
 
 const RegistryDoc = z.object({

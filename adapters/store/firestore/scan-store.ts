@@ -9,7 +9,8 @@ import { z } from 'zod';
 import type { ImageScan, ScanSource } from '../../../core/domain.js';
 import { UnavailableError } from '../../../core/errors.js';
 import type { ImageListQuery, ImageSummary, Page, ScanStore } from '../../../core/ports.js';
-import { decodeCursor, type FirestoreContext, pageOf, pageSize, parseDoc } from './client.js';
+import { decodeCursor, pageOf, pageSize } from '../common/records.js';
+import { type FirestoreContext, parseDoc } from './client.js';
 import { buildQuery, imageListShape } from './query-shapes.js';
 import { decodeVulnerabilities } from './scan-codec.js';
 import {

@@ -12,17 +12,16 @@
 import type { DocumentReference, DocumentSnapshot } from '@google-cloud/firestore';
 import type { ImageScan, ScanSource } from '../../../core/domain.js';
 import { UnavailableError } from '../../../core/errors.js';
+import { chunk, mapLimit } from '../common/concurrency.js';
+import { toMillis } from '../common/records.js';
 import { BulkSession } from './bulk.js';
 import {
   Code,
-  chunked,
   type FirestoreContext,
   grpcCode,
   jitteredDelay,
-  mapLimit,
   parseDoc,
   plain,
-  toMillis,
   translateError,
 } from './client.js';
 import { type ChunkRef, chunkGen, type EncodedScan, encodeScan } from './scan-codec.js';
@@ -301,7 +300,7 @@ async function readAll(
   ctx: FirestoreContext,
   refs: readonly DocumentReference[],
 ): Promise<DocumentSnapshot[]> {
-  const batches = await mapLimit(chunked(refs, READ_BATCH), READ_CONCURRENCY, (batch) =>
+  const batches = await mapLimit(chunk(refs, READ_BATCH), READ_CONCURRENCY, (batch) =>
     ctx.call('scans.read', () => ctx.db.getAll(...batch)),
   );
   return batches.flat();
