@@ -17,8 +17,38 @@ import { build } from 'esbuild';
 import { buildWeb } from './build-web.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
 // Drops zod's translated error messages (scripts/esbuild-plugins.cjs).
-const plugins = createRequire(import.meta.url)('./esbuild-plugins.cjs');
+const sharedPlugins = require('./esbuild-plugins.cjs');
+
+/**
+ * With code splitting, a CommonJS package loaded by `await import()` (google-auth-library, which
+ * the gar connector loads on its first sync) reaches the importer without its named exports:
+ * `GoogleAuth` is undefined. These packages are served through a small ES module that names
+ * each export, read from the package itself at build time.
+ */
+const CJS_WITH_NAMED_IMPORTS = ['google-auth-library', '@aws-sdk/client-ecr', '@aws-sdk/client-inspector2'];
+const NAMED = 'portcullis-named-exports';
+const namedCjsExports = {
+  name: 'portcullis-named-cjs-exports',
+  setup(build) {
+    const filter = new RegExp(`^(${CJS_WITH_NAMED_IMPORTS.join('|')})$`);
+    build.onResolve({ filter }, (args) =>
+      args.namespace === NAMED ? undefined : { path: args.path, namespace: NAMED },
+    );
+    build.onLoad({ filter: /.*/, namespace: NAMED }, (args) => {
+      const names = Object.keys(require(args.path)).filter(
+        (n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default',
+      );
+      return {
+        contents: `import * as lib from ${JSON.stringify(args.path)};\nexport const { ${names.join(', ')} } = lib;\n`,
+        resolveDir: ROOT,
+        loader: 'js',
+      };
+    });
+  },
+};
+const plugins = [...sharedPlugins, namedCjsExports];
 
 const COMMON = {
   bundle: true,

@@ -45,6 +45,7 @@ import {
 import {
   ACR_DIGEST,
   ACR_SUBSCRIPTION,
+  expectBundledConnectorsRun,
   managedIdentity,
   redirectFetch,
   resourceGraph,
@@ -533,6 +534,14 @@ describe('the deployable bundle', () => {
     // stays under the 1 MB goal the AWS webhook meets too.
     expect(kib(atStart)).toBeLessThan(1024);
     console.info(`azure bundle: ${kib(atStart)} KiB loaded at start, ${kib(lazy)} KiB on demand`);
+  });
+
+  it('runs each registry connector from its chunk: ECR, Resource Graph and Artifact Analysis clients load', async () => {
+    const chunk = readdirSync(outDir).find(
+      (f) => f.endsWith('.mjs') && /\bas createConnectorWith\b/.test(readFileSync(join(outDir, f), 'utf8')),
+    );
+    expect(chunk).toBeDefined();
+    await expectBundledConnectorsRun(join(outDir, chunk!), outDir);
   });
 
   it('registers every function and serves from Cosmos DB with the managed identity', async () => {

@@ -31,7 +31,14 @@ import {
   runAdmissionScenario,
   runOnDemandSync,
 } from './cloud-scenario.js';
-import { GAR_DIGEST, GAR_PROJECT, googleApis, metadataServer, redirectFetch } from './registry-stand-ins.js';
+import {
+  expectBundledConnectorsRun,
+  GAR_DIGEST,
+  GAR_PROJECT,
+  googleApis,
+  metadataServer,
+  redirectFetch,
+} from './registry-stand-ins.js';
 
 const ADMIN_KEY = `pck_gcp_${'g'.repeat(40)}`;
 
@@ -401,6 +408,13 @@ describe('through functions-framework processes serving the documented bundle', 
         bytesOf(apiFiles) / 1024,
       )} KiB of bundled JS (plus the Firestore SDK from node_modules)`,
     );
+  });
+
+  it('runs each registry connector from its chunk: ECR, Resource Graph and Artifact Analysis clients load', async () => {
+    const chunk = Object.keys(meta.outputs).find(
+      (o) => meta.outputs[o]!.entryPoint === 'adapters/registry/connectors.ts',
+    )!;
+    await expectBundledConnectorsRun(join(ROOT, chunk), join(dir, 'source'));
   });
 
   it("imports from node_modules only what the uploaded package.json lists, at the repository's versions", () => {

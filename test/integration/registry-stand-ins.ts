@@ -12,6 +12,7 @@ import {
   ECRClient,
 } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
+import { expect } from 'vitest';
 import { loadCloudFixture } from '../unit/registry/helpers.js';
 import { type FakeAnswer, type FakeServer, fakeServer } from '../unit/registry/sync-helpers.js';
 
@@ -180,4 +181,57 @@ export function mockEcr() {
     },
   } as never);
   return ecr;
+}
+
+/**
+ * Run in a fresh Node process: imports the connectors chunk of a built bundle and starts one sync
+ * of each kind with no credentials and no reachable endpoint, printing how each failed. A
+ * connector whose SDK or credential library did not survive bundling fails differently (a
+ * constructor that is undefined, a missing export) from one that got as far as asking for
+ * credentials or connecting.
+ */
+const CONNECTOR_PROBE = `
+const [chunk] = process.argv.slice(1);
+const { createConnectorWith } = await import(chunk);
+const retry = { attempts: 1, baseDelayMs: 1, maxDelayMs: 1, random: () => 0, sleep: async () => {} };
+const kinds = { gar: { projects: ['my-project-1'] }, acr: { subscriptions: ['${ACR_SUBSCRIPTION}'] },
+  ecr: { region: 'us-east-1', scanning: 'enhanced' } };
+const out = {};
+for (const [kind, settings] of Object.entries(kinds)) {
+  const connectors = createConnectorWith({ retry, awsClientConfig: { endpoint: 'http://127.0.0.1:9',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' } } });
+  try {
+    await connectors({ id: 'r', name: 'r', kind, settings, enabled: true, createdAt: '', createdBy: '' })
+      .sync({ signal: new AbortController().signal, now: new Date() }).next();
+    out[kind] = 'no error';
+  } catch (e) { out[kind] = String(e?.message ?? e); }
+}
+process.stdout.write('\\nPROBE ' + JSON.stringify(out) + '\\n');
+process.exit(0);
+`;
+
+/**
+ * Each connector of the bundle's connectors chunk (`chunk`, an absolute path) gets as far as its
+ * cloud's credentials or endpoint: its libraries load and run from the bundle.
+ */
+export async function expectBundledConnectorsRun(chunk: string, cwd: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', CONNECTOR_PROBE, chunk],
+      {
+        cwd,
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? '', NODE_NO_WARNINGS: '1', METADATA_SERVER_DETECTION: 'none' },
+      },
+      (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
+    ),
+  );
+  const line = stdout.split('\n').find((l) => l.startsWith('PROBE '));
+  if (line === undefined) throw new Error(`the connector probe printed nothing:\n${stdout}`);
+  const failures = JSON.parse(line.slice(6)) as Record<string, string>;
+  expect(failures.gar).toContain('Could not load the default credentials');
+  expect(failures.acr).toContain('ChainedTokenCredential authentication failed');
+  expect(failures.ecr).toContain('ECONNREFUSED');
 }
