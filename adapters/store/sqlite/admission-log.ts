@@ -17,6 +17,7 @@ import type {
   SummaryQuery,
 } from '../../../core/ports.js';
 import {
+  CONNECTION_PRAGMAS,
   type Db,
   decodeCursor,
   encodeCursor,
@@ -146,7 +147,7 @@ export class SqliteAdmissionLog implements AdmissionLog {
         role: 'portcullis-event-writer',
         libsql: localRequire.resolve('libsql'),
         path,
-        pragmas: WRITER_PRAGMAS,
+        pragmas: CONNECTION_PRAGMAS,
         sql: SQL,
       },
     });

@@ -3,6 +3,7 @@
  * transactions, translating SQLite errors into core errors, reading rows through zod, and
  * opaque cursors.
  */
+import { createRequire } from 'node:module';
 import Database from 'libsql';
 import type { z } from 'zod';
 import { ConflictError, UnavailableError } from '../../../core/errors.js';
@@ -15,19 +16,24 @@ export type Db = Database.Database;
 const BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Opens `path` (a file or `:memory:`) with the pragmas a small, durable, concurrent-reader
- * store wants: WAL so readers never block the writer, `synchronous=NORMAL` (durable at
- * checkpoints, safe against corruption in WAL mode), a busy timeout instead of instant
- * SQLITE_BUSY, and foreign keys (admission side tables cascade on purge).
+ * The pragmas a small, durable, concurrent-reader store wants on every connection: WAL so
+ * readers never block the writer (':memory:' answers 'memory' and stays so; that is fine),
+ * `synchronous=NORMAL` (durable at checkpoints, safe against corruption in WAL mode), a busy
+ * timeout instead of instant SQLITE_BUSY, and foreign keys (admission side tables cascade on
+ * purge). The admission log's writer thread opens its connection with them too.
  */
+export const CONNECTION_PRAGMAS: readonly string[] = [
+  `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`,
+  'PRAGMA journal_mode = WAL',
+  'PRAGMA synchronous = NORMAL',
+  'PRAGMA foreign_keys = ON',
+];
+
+/** Opens `path` (a file or `:memory:`) with `CONNECTION_PRAGMAS`. */
 export function openDatabase(path: string): Db {
   const db = new Database(path);
   try {
-    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // ':memory:' answers 'memory' and stays so; that is fine.
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = NORMAL');
-    db.exec('PRAGMA foreign_keys = ON');
+    for (const pragma of CONNECTION_PRAGMAS) db.exec(pragma);
     return db;
   } catch (e) {
     db.close();
@@ -39,18 +45,11 @@ export function openDatabase(path: string): Db {
  * Runs `fn` in a `BEGIN IMMEDIATE` transaction: taking the write lock up front means two
  * connections never deadlock upgrading a read lock, and busy_timeout does the waiting.
  * Statements inside run synchronously, so no other call on this connection interleaves.
+ * (One implementation, in event-writer.cjs, which the event-writer thread runs as well.)
  */
-export function writeTx<T>(db: Db, fn: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = fn();
-    db.exec('COMMIT');
-    return result;
-  } catch (e) {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    throw e;
-  }
-}
+export const writeTx: <T>(db: Db, fn: () => T) => T = (
+  createRequire(import.meta.url)('./event-writer.cjs') as { transaction: <T>(db: Db, fn: () => T) => T }
+).transaction;
 
 interface SqliteErrorLike {
   code: string;

@@ -23,6 +23,24 @@ const { constants, gzipSync } = require('node:zlib');
  */
 const GZIP = { level: constants.Z_BEST_SPEED };
 
+/**
+ * Runs `fn` in a `BEGIN IMMEDIATE` transaction: taking the write lock up front means two
+ * connections never deadlock upgrading a read lock, and busy_timeout does the waiting.
+ * Statements inside run synchronously, so no other call on this connection interleaves.
+ * (Every SQLite write goes through here: database.ts exports it as `writeTx`.)
+ */
+function transaction(db, fn) {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
+  }
+}
+
 /** The statements a writer runs; the SQL lives in admission-log.ts, which owns the schema. */
 function createEventWriter(db, sql) {
   const insert = db.prepare(sql.insert);
@@ -38,26 +56,14 @@ function createEventWriter(db, sql) {
     return null;
   }
 
-  function transaction(fn) {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      db.exec('COMMIT');
-      return result;
-    } catch (e) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw e;
-    }
-  }
-
   /** Applies jobs, all in one transaction when they all succeed; one reply per job, in order. */
   function write(jobs) {
     try {
-      return transaction(() => jobs.map((job) => ({ seq: job.seq, result: apply(job) })));
+      return transaction(db, () => jobs.map((job) => ({ seq: job.seq, result: apply(job) })));
     } catch {
       return jobs.map((job) => {
         try {
-          return { seq: job.seq, result: transaction(() => apply(job)) };
+          return { seq: job.seq, result: transaction(db, () => apply(job)) };
         } catch (e) {
           return { seq: job.seq, error: { message: String(e?.message ?? e), code: e?.code } };
         }
@@ -102,4 +108,4 @@ function serve(port, data) {
 
 if (!isMainThread && workerData?.role === 'portcullis-event-writer') serve(parentPort, workerData);
 
-module.exports = { createEventWriter };
+module.exports = { createEventWriter, transaction };
