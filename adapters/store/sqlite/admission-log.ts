@@ -85,13 +85,6 @@ const SQL = {
   purge: 'DELETE FROM admission_events WHERE time_ms < ?',
 };
 
-/** The writer thread's connection settings (journal_mode=WAL is kept by the file itself). */
-const WRITER_PRAGMAS = [
-  'PRAGMA busy_timeout = 5000',
-  'PRAGMA synchronous = NORMAL',
-  'PRAGMA foreign_keys = ON',
-];
-
 type Job =
   | {
       seq: number;
