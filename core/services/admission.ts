@@ -123,11 +123,19 @@ export class AdmissionService {
     };
     // dryRun requests have no side effects (the webhook is registered NoneOnDryRun).
     if (!event.dryRun) {
+      // The whole review, recording included, stays within the deadline: a slow store must
+      // not hold up the answer. A write still running then may yet land; the log says which.
+      const left = Math.max(1, this.options.deadlineMs - (performance.now() - started));
       try {
-        await this.log.record(event);
+        await withDeadline(this.log.record(event), left, 'recording the admission event');
       } catch (error) {
         // The decision stands; losing a record must not block a deploy.
-        this.logger.error('admission event not recorded', { uid: request.uid, error: String(error) });
+        this.logger.error('admission event not recorded', {
+          uid: request.uid,
+          eventId: event.id,
+          error: String(error),
+          ...(error instanceof DeadlineExceededError ? { stillWriting: true } : {}),
+        });
       }
     }
     return { review: toAdmissionResponse(response), event };

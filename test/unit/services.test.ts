@@ -169,6 +169,33 @@ describe('deadline and fail modes', () => {
     return { ...store, scans: { ...store.scans, getScan: never, resolveTag: never } };
   }
 
+  it('answers with the decision when recording the event outlasts the deadline, and logs it', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    stores.push(store);
+    const errors: Record<string, unknown>[] = [];
+    const logger = {
+      info: () => {},
+      warn: () => {},
+      error: (_: string, f?: Record<string, unknown>) => errors.push(f ?? {}),
+    };
+    const s = setup(
+      { deadlineMs: 50, failMode: 'error', logger },
+      { ...store, admissions: { ...store.admissions, record: () => new Promise<never>(() => {}) } },
+    );
+    await s.scans.ingest([nginx]);
+    await s.rules.create(denyCritical, 'a');
+    const { review: r, event } = await s.admission.review(cluster, review('u1'));
+    expect(r.response).toMatchObject({ uid: 'u1', allowed: false, status: { code: 403 } });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        uid: 'u1',
+        eventId: event?.id,
+        stillWriting: true,
+        error: expect.stringMatching(/recording the admission event took longer than/),
+      }),
+    ]);
+  });
+
   it('error: throws UnavailableError so the HTTP layer answers 503 and the failurePolicy applies', async () => {
     const s = setup({ deadlineMs: 50, failMode: 'error' }, hangingStore());
     await expect(s.admission.review(cluster, review('u1'))).rejects.toBeInstanceOf(UnavailableError);
