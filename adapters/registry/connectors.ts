@@ -25,14 +25,16 @@ export interface ConnectorOptions {
   awsClientConfig?: Record<string, unknown>;
 }
 
-const AZURE_SCOPE = 'https://management.azure.com/.default';
+const AZURE_RESOURCE_MANAGER = 'https://management.azure.com';
 const GOOGLE_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
-async function azureToken(): Promise<TokenProvider> {
+/** Tokens for the Resource Manager at `endpoint`: a sovereign cloud's has a scope of its own. */
+async function azureToken(endpoint: string): Promise<TokenProvider> {
   const { DefaultAzureCredential } = await import('@azure/identity');
   const credential = new DefaultAzureCredential();
+  const scope = `${new URL(endpoint).origin}/.default`;
   return async () => {
-    const token = await credential.getToken(AZURE_SCOPE);
+    const token = await credential.getToken(scope);
     if (!token?.token) throw new Error('DefaultAzureCredential returned no token for Azure Resource Manager');
     return token.token;
   };
@@ -92,7 +94,7 @@ export function createConnectorWith(options: ConnectorOptions = {}): ConnectorFa
         parseInput(AcrSettingsSchema, config.settings, what);
         return lazy(async () =>
           createAcrConnector(config, {
-            token: await azureToken(),
+            token: await azureToken(options.azureEndpoint ?? AZURE_RESOURCE_MANAGER),
             ...(options.azureEndpoint ? { endpoint: options.azureEndpoint } : {}),
             ...(options.retry ? { retry: options.retry } : {}),
           }),
