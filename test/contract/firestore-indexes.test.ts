@@ -112,8 +112,7 @@ describe('iac/gcp/firestore.indexes.json', () => {
   const declared = new Set(QUERY_SHAPES.map(shapeKey));
 
   it('declares every query shape the store issues', () => {
-    // getScan issues no query (two point reads); NEWEST_SCAN_SHAPE stays declared only while
-    // iac/gcp/firestore.indexes.json keeps its index.
+    // getScan and resolveTag issue no query (point reads only).
     const issued: QueryShape[] = [PURGE_SHAPE, REGISTRY_RUNS_SHAPE, ALL_RUNS_SHAPE];
     for (const q of everyAdmissionQuery()) {
       const plan = planEventQuery(q, { shards: ALL_SHARDS, imageSearch });

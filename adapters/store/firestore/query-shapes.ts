@@ -54,20 +54,6 @@ export function imageListShape(
   };
 }
 
-/**
- * The newest scan of a digest across sources, by query. No longer issued — `getScan` reads
- * the image document and then the scan it names — but kept while
- * `iac/gcp/firestore.indexes.json` still declares its index (drop both together).
- */
-export const NEWEST_SCAN_SHAPE: QueryShape = {
-  collection: 'scans',
-  equality: ['digestKey'],
-  orderBy: [
-    { field: 'scannedMs', direction: 'desc' },
-    { field: 'source', direction: 'asc' },
-  ],
-};
-
 /** `RuleStore.getByName`; lookups by name use single-field indexes, which Firestore keeps by default. */
 export const RULE_BY_NAME_SHAPE: QueryShape = { collection: 'rules', equality: ['nameKey'], orderBy: [] };
 /** `ClusterRegistry.getByName`. */
@@ -175,7 +161,6 @@ function subsets<T>(items: readonly T[]): T[][] {
 export const QUERY_SHAPES: readonly QueryShape[] = [
   RULE_BY_NAME_SHAPE,
   CLUSTER_BY_NAME_SHAPE,
-  NEWEST_SCAN_SHAPE,
   ...subsets(['registry', 'repository', 'status'] as const).map((keys) =>
     imageListShape(Object.fromEntries(keys.map((k) => [k, 'x']))),
   ),
