@@ -61,6 +61,25 @@ export interface ScanStore {
    * and moves its tags to its digest. Bulk by design: sync passes thousands per call.
    */
   upsertScans(scans: readonly ImageScan[]): Promise<void>;
+  /**
+   * Records a registry listing's observation, made at `observedAt` (ISO time), that image
+   * `digest` of `registry/repository` carries exactly `tags` now. Each listed tag points at the
+   * digest whatever the scan times (a rollback to an image scanned earlier is followed); a tag
+   * that pointed at the digest and is not listed no longer resolves; and the tags of the
+   * digest's scans in that repository become `tags`, their findings untouched. Observations are
+   * ordered by `observedAt`: one older than the observation that last changed a tag (or a
+   * scan's tags) leaves that alone, so a late observation never undoes a newer move. An
+   * observation that changes nothing writes nothing. Returns true when anything changed.
+   *
+   * @example await scans.setTags('123456789012.dkr.ecr.eu-west-1.amazonaws.com', 'app', digestA, ['prod'], now);
+   */
+  setTags(
+    registry: string,
+    repository: string,
+    digest: string,
+    tags: readonly string[],
+    observedAt: string,
+  ): Promise<boolean>;
   /** Images by their newest scan, ordered by (registry, repository, digest). */
   listImages(query: ImageListQuery): Promise<Page<ImageSummary>>;
 }

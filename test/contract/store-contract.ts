@@ -12,6 +12,7 @@ import { concurrencyContract } from './contract-concurrency.js';
 import { clusterContract, keyAndMetaContract, ruleContract } from './contract-records.js';
 import { registryContract } from './contract-registries.js';
 import { scanContract } from './contract-scans.js';
+import { tagContract } from './contract-tags.js';
 
 /** What each part of the suite sees: the store opened for the running test. */
 export interface ContractContext {
@@ -46,6 +47,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup?
     clusterContract(ctx);
     keyAndMetaContract(ctx);
     scanContract(ctx);
+    tagContract(ctx);
     admissionContract(ctx);
     concurrencyContract(ctx);
     registryContract(ctx);

@@ -65,6 +65,8 @@ export const SourceEntrySchema = BlobRefSchema.extend({
   /** SHA-256 of the summary and vulnerabilities: an unchanged re-sync writes nothing. */
   hash: z.string(),
   summary: SummarySchema,
+  /** When a registry listing last set `summary.tags` (ScanStore.setTags); a new version drops it. */
+  tagsObservedMs: z.number().optional(),
 });
 /** A `SourceEntrySchema` value. */
 export type SourceEntry = z.infer<typeof SourceEntrySchema>;

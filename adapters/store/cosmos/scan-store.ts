@@ -4,7 +4,7 @@
  *   summary) and every source's entry; the only one of the three that is queried;
  * - `scans` (pk digest): the current version of each (digest, source) scan, a document with
  *   its gzipped vulnerabilities (and chunk documents when large);
- * - `tags` (pk registry/repository): one document per tag, naming its digest.
+ * - `tags` (pk registry/repository): one document per tag, naming its digest (scan-tags.ts).
  * Reads on the webhook's path are point reads: the image, then its newest source's scan; a
  * tag, by its repository and name.
  */
@@ -26,10 +26,10 @@ import {
   scanId,
   tagPk,
 } from './scan-codec.js';
+import { observeTags, TagDocSchema } from './scan-tags.js';
 import { upsertScans } from './scan-upsert.js';
 import { docId, parseDoc, queryDocs, readDoc, sql } from './support.js';
 
-const TagDoc = z.object({ digest: z.string() });
 const ListingRow = z.object({
   registryKey: z.string(),
   repositoryKey: z.string(),
@@ -69,7 +69,12 @@ export class CosmosScanStore implements ScanStore {
       const data =
         source.data ?? (await this.readChunks(pk, source.summary.source, source.blob, source.chunks));
       if (data === null) continue;
-      return { ...source.summary, vulnerabilities: await decodeVulnerabilities(data) };
+      // The image document's entry holds the scan's tags: a registry listing may have changed them.
+      return {
+        ...source.summary,
+        tags: newest.summary.tags,
+        vulnerabilities: await decodeVulnerabilities(data),
+      };
     }
     throw new UnavailableError(`the scan of ${digest} is being rewritten; try again`);
   }
@@ -77,7 +82,20 @@ export class CosmosScanStore implements ScanStore {
   /** The digest `registry/repository:tag` points to now (a point read); registry and repository ignore case. */
   async resolveTag(registry: string, repository: string, tag: string): Promise<string | null> {
     const found = await readDoc(this.c.tags, docId(tag), tagPk(registry, repository));
-    return found === null ? null : parseDoc(TagDoc, found.doc, this.c.tags.id).digest;
+    if (found === null) return null;
+    const doc = parseDoc(TagDocSchema, found.doc, this.c.tags.id);
+    return doc.removed === true ? null : doc.digest;
+  }
+
+  /** Applies a registry listing's observation; see `observeTags` in scan-tags.ts. */
+  async setTags(
+    registry: string,
+    repository: string,
+    digest: string,
+    tags: readonly string[],
+    observedAt: string,
+  ): Promise<boolean> {
+    return observeTags(this.c, { registry, repository, digest, tags }, observedAt);
   }
 
   /** Bulk, idempotent upsert; see `upsertScans` in scan-upsert.ts. */

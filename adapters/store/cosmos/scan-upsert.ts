@@ -14,7 +14,7 @@
  *    conflicts.
  */
 import type { Container, JSONObject, OperationInput } from '@azure/cosmos';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { ImageScan } from '../../../core/domain.js';
 import { UnavailableError } from '../../../core/errors.js';
 import { mapLimit } from '../common/concurrency.js';
@@ -33,6 +33,7 @@ import {
   tagPk,
 } from './scan-codec.js';
 import type { ScanContainers } from './scan-store.js';
+import { type TagDoc, TagDocSchema } from './scan-tags.js';
 import { docId, parseDoc } from './support.js';
 
 /** Rounds of compare-and-set before contention is reported as UnavailableError. */
@@ -40,9 +41,6 @@ const MAX_ROUNDS = 12;
 
 /** Statuses a conditional write answers when another writer got there first. */
 const RACED = [404, 409, 412];
-
-const TagDoc = z.object({ digest: z.string(), scannedMs: z.number() });
-type TagDoc = z.infer<typeof TagDoc>;
 
 interface Current<T> {
   doc: T | null;
@@ -237,23 +235,26 @@ async function moveTags(
   for (let round = 0; pending.length > 0; round++) {
     if (round >= MAX_ROUNDS) throw new UnavailableError(`${pending.length} tags kept changing; try again`);
     if (round > 0) await casBackoff(round);
-    const stored = await readAll<TagDoc>(container, pending, TagDoc);
+    const stored = await readAll<TagDoc>(container, pending, TagDocSchema);
     const ops: OperationInput[] = [];
     const opOf: TagMove[] = [];
     pending.forEach((move, i) => {
       const { doc, etag } = stored[i]!;
       if (
         doc !== null &&
-        (doc.scannedMs > move.scannedMs || (doc.scannedMs === move.scannedMs && doc.digest === move.digest))
+        (doc.scannedMs > move.scannedMs ||
+          (doc.scannedMs === move.scannedMs && doc.digest === move.digest && doc.removed !== true))
       ) {
         return;
       }
+      // What a registry listing recorded (`observedMs`) stays; `removed` goes.
       const body = {
         id: move.id,
         pk: move.pk,
         tag: move.tag,
         digest: move.digest,
         scannedMs: move.scannedMs,
+        ...(doc?.observedMs === undefined ? {} : { observedMs: doc.observedMs }),
       };
       ops.push(
         doc === null || etag === undefined

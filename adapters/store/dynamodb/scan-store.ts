@@ -23,6 +23,7 @@ import {
   tagKey,
   toSummary,
 } from './scan-items.js';
+import { observeTags, TAG_ATTRIBUTES, TagItem } from './scan-tags.js';
 
 const StoredHead = z.object({
   pk: z.string(),
@@ -32,7 +33,6 @@ const StoredHead = z.object({
   chunkCount: z.number().int().optional(),
 });
 const ChunkItem = z.object({ sk: z.string(), data: z.instanceof(Uint8Array) });
-const TagItem = z.object({ pk: z.string(), digest: z.string(), scannedMs: z.number() });
 
 /** Tag moves per transaction (DynamoDB allows 100; 50 contends less under concurrency). */
 const TAG_TRANSACTION_SIZE = 50;
@@ -96,12 +96,10 @@ export class DynamoDbScanStore implements ScanStore {
 
   /** The digest `registry/repository:tag` points to now; registry and repository ignore case. */
   async resolveTag(registry: string, repository: string, tag: string): Promise<string | null> {
-    const item = await this.ddb.get(this.table, tagKey(registry, repository, tag), [
-      'pk',
-      'digest',
-      'scannedMs',
-    ]);
-    return item === undefined ? null : parseItem(TagItem, item, this.table).digest;
+    const item = await this.ddb.get(this.table, tagKey(registry, repository, tag), TAG_ATTRIBUTES);
+    if (item === undefined) return null;
+    const found = parseItem(TagItem, item, this.table);
+    return found.removed === true ? null : found.digest;
   }
 
   /**
@@ -153,8 +151,20 @@ export class DynamoDbScanStore implements ScanStore {
     await this.moveTags(scans, millis);
   }
 
+  /** Applies a registry listing's observation; see `observeTags` in scan-tags.ts. */
+  async setTags(
+    registry: string,
+    repository: string,
+    digest: string,
+    tags: readonly string[],
+    observedAt: string,
+  ): Promise<boolean> {
+    return observeTags(this.ddb, this.table, { registry, repository, digest, tags }, observedAt);
+  }
+
   /**
-   * Writes tag moves as conditional puts in one transaction (one round trip for up to 50).
+   * Writes tag moves as conditional updates in one transaction (one round trip for up to 50),
+   * keeping what a registry listing recorded on the item (`observedMs`) and clearing `removed`.
    * A move whose condition fails has lost to a newer scan: it is dropped and the rest retried.
    */
   private async writeTags(moves: TagMove[]): Promise<void> {
@@ -162,18 +172,19 @@ export class DynamoDbScanStore implements ScanStore {
     while (pending.length > 0) {
       const failure = await this.ddb.transact(
         pending.map((m) => ({
-          Put: {
+          Update: {
             TableName: this.table,
-            Item: {
-              ...m.key,
-              digest: m.digest,
-              scannedMs: m.ms,
-              registry: m.registry,
-              repository: m.repository,
-              tag: m.tag,
-            },
+            Key: m.key,
+            UpdateExpression: 'SET #d = :d, scannedMs = :ms, #r = :r, #p = :p, #t = :t REMOVE removed',
             ConditionExpression: 'attribute_not_exists(pk) OR scannedMs <= :ms',
-            ExpressionAttributeValues: { ':ms': m.ms },
+            ExpressionAttributeNames: { '#d': 'digest', '#r': 'registry', '#p': 'repository', '#t': 'tag' },
+            ExpressionAttributeValues: {
+              ':d': m.digest,
+              ':ms': m.ms,
+              ':r': m.registry,
+              ':p': m.repository,
+              ':t': m.tag,
+            },
           },
         })),
       );
@@ -218,7 +229,7 @@ export class DynamoDbScanStore implements ScanStore {
         await this.ddb.batchGet(
           this.table,
           [...moves.values()].map((m) => m.key),
-          ['pk', 'digest', 'scannedMs'],
+          TAG_ATTRIBUTES,
         )
       )
         .map((item) => parseItem(TagItem, item, this.table))
@@ -226,7 +237,11 @@ export class DynamoDbScanStore implements ScanStore {
     );
     const todo = [...moves.values()].filter((m) => {
       const now = current.get(m.key.pk);
-      return now === undefined || now.scannedMs < m.ms || (now.scannedMs === m.ms && now.digest !== m.digest);
+      return (
+        now === undefined ||
+        now.scannedMs < m.ms ||
+        (now.scannedMs === m.ms && (now.digest !== m.digest || now.removed === true))
+      );
     });
     await mapLimit(chunk(todo, TAG_TRANSACTION_SIZE), TAG_CONCURRENCY, (group) => this.writeTags(group));
   }

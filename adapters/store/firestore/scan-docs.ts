@@ -4,7 +4,8 @@
  *   `scans/{...}/chunks/{gen}-{i}`;
  * - `images/{digest}`: the image as its newest scan shows it (what the listing pages through),
  *   plus per source the time, content hash and chunks of its scan;
- * - `tags/{sha256(registry \n repository \n tag)}`: the digest a tag points to now.
+ * - `tags/{sha256(registry \n repository \n tag)}`: the digest a tag points to now (or that a
+ *   registry listing took it off: `removed`).
  */
 import type { DocumentReference } from '@google-cloud/firestore';
 import { z } from 'zod';
@@ -26,6 +27,8 @@ export const ScanDocSchema = z.object({
   summary: ImageSummarySchema,
   vulns: z.instanceof(Uint8Array).optional(),
   chunks: ChunkRefSchema.optional(),
+  /** When a registry listing last set `summary.tags` (ScanStore.setTags); an upsert drops it. */
+  tagsObservedMs: z.number().optional(),
 });
 /** A stored scan document, parsed. */
 export type ScanDoc = z.infer<typeof ScanDocSchema>;
@@ -59,6 +62,10 @@ export const TagDocSchema = z.object({
   tag: z.string(),
   digest: z.string(),
   scannedMs: z.number(),
+  /** When a registry listing last changed the tag (ScanStore.setTags). */
+  observedMs: z.number().optional(),
+  /** A registry listing took the tag off `digest`: it resolves to nothing. */
+  removed: z.boolean().optional(),
 });
 /** A stored tag document, parsed. */
 export type TagDoc = z.infer<typeof TagDocSchema>;

@@ -21,6 +21,7 @@ import {
   ScanRefs,
   TagDocSchema,
 } from './scan-docs.js';
+import { observeTags } from './scan-tags.js';
 import { upsertScans } from './scan-upsert.js';
 
 /** The position after the last image of a page: its (registry, repository, digest) keys. */
@@ -81,7 +82,20 @@ export class FirestoreScanStore implements ScanStore {
   async resolveTag(registry: string, repository: string, tag: string): Promise<string | null> {
     const ref = this.refs.tag(registry.toLowerCase(), repository.toLowerCase(), tag);
     const snap = await this.ctx.call('scans.resolveTag', () => ref.get());
-    return snap.exists ? parseDoc(TagDocSchema, snap.data(), snap.ref.path).digest : null;
+    if (!snap.exists) return null;
+    const doc = parseDoc(TagDocSchema, snap.data(), snap.ref.path);
+    return doc.removed === true ? null : doc.digest;
+  }
+
+  /** Applies a registry listing's observation; see scan-tags.ts. */
+  async setTags(
+    registry: string,
+    repository: string,
+    digest: string,
+    tags: readonly string[],
+    observedAt: string,
+  ): Promise<boolean> {
+    return observeTags(this.ctx, this.refs, { registry, repository, digest, tags }, observedAt);
   }
 
   /** See scan-upsert.ts. */

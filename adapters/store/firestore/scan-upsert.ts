@@ -132,7 +132,8 @@ export async function upsertScans(ctx: FirestoreContext, refs: ScanRefs, scans: 
         // A tag moves only to a scan at least as new as the one it points to now.
         if (stored !== undefined && (target.ms < stored.scannedMs || sameTag(stored, target))) return;
         const { ms, ...rest } = target;
-        const doc = { ...rest, scannedMs: ms };
+        // An update keeps what a registry listing recorded (`observedMs`); `removed` goes.
+        const doc = { ...rest, scannedMs: ms, removed: false };
         if (snap.exists) {
           const lastUpdateTime = snap.updateTime!;
           session.add(ref, (w) => w.update(ref, doc, { lastUpdateTime }));
@@ -280,8 +281,11 @@ function writeScan(session: BulkSession, refs: ScanRefs, item: Incoming): void {
   session.add(ref, (w) => w.set(ref, doc));
 }
 
-function sameTag(stored: { digest: string; scannedMs: number }, target: TagTarget): boolean {
-  return stored.digest === target.digest && stored.scannedMs === target.ms;
+function sameTag(
+  stored: { digest: string; scannedMs: number; removed?: boolean },
+  target: TagTarget,
+): boolean {
+  return stored.digest === target.digest && stored.scannedMs === target.ms && stored.removed !== true;
 }
 
 /** A conditional write that failed because someone else wrote first: worth a re-read. */

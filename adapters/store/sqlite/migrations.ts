@@ -153,6 +153,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE admission_events ADD COLUMN doc_gz BLOB;
     `,
   },
+  {
+    version: 4,
+    name: 'tags observed in registry listings',
+    sql: `
+      -- When a registry listing last changed a tag (observations are ordered by it), and whether
+      -- that listing took the tag off its digest (kept, so that an older listing cannot put it back).
+      ALTER TABLE image_tags ADD COLUMN observed_ms INTEGER;
+      ALTER TABLE image_tags ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+      -- When a registry listing last set a scan's tags.
+      ALTER TABLE scans ADD COLUMN tags_observed_ms INTEGER;
+    `,
+  },
 ];
 
 const VersionRow = z.object({ version: z.number().int().nullable() });

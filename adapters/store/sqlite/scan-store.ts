@@ -1,6 +1,7 @@
 /**
  * Image scans in SQLite: one row per (digest, source), the vulnerability list as compact
- * JSON, and a tag table that follows the newest scan carrying each tag.
+ * JSON, and a tag table that follows the newest scan carrying each tag, or the registry listing
+ * that last observed it.
  */
 import { z } from 'zod';
 import {
@@ -58,6 +59,13 @@ type SummaryRow = z.infer<typeof SummaryRow>;
 
 const ScanRow = SummaryRow.extend({ vulnerabilities: VulnerabilitiesColumn });
 const DigestRow = z.object({ digest: z.string() });
+const ImageScanRow = z.object({
+  source: z.string(),
+  digest: z.string(),
+  tags: jsonColumn(z.array(z.string())),
+  scanned_ms: z.number(),
+  tags_observed_ms: z.number().nullable(),
+});
 
 /** The position after the last image of a page: its (registry, repository, digest) keys. */
 const ImageCursor = z.tuple([z.string(), z.string(), z.string()]);
@@ -83,6 +91,10 @@ function toSummary(row: SummaryRow): ImageSummary {
   return summary;
 }
 
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
 /** The `ScanStore` port over the `scans` and `image_tags` tables. */
 export class SqliteScanStore implements ScanStore {
   private readonly stmts;
@@ -94,7 +106,7 @@ export class SqliteScanStore implements ScanStore {
          ORDER BY scanned_ms DESC, source LIMIT 1`,
       ),
       resolve: db.prepare(
-        'SELECT digest FROM image_tags WHERE registry_key = ? AND repository_key = ? AND tag = ?',
+        'SELECT digest FROM image_tags WHERE registry_key = ? AND repository_key = ? AND tag = ? AND removed = 0',
       ),
       upsertScan: db.prepare(
         `INSERT INTO scans (digest_key, source, registry_key, repository_key, registry, repository, digest,
@@ -105,7 +117,8 @@ export class SqliteScanStore implements ScanStore {
            registry = excluded.registry, repository = excluded.repository, digest = excluded.digest,
            tags = excluded.tags, status = excluded.status, status_reason = excluded.status_reason,
            scanned_at = excluded.scanned_at, scanned_ms = excluded.scanned_ms,
-           counts = excluded.counts, vulnerabilities = excluded.vulnerabilities
+           counts = excluded.counts, vulnerabilities = excluded.vulnerabilities,
+           tags_observed_ms = NULL
          -- A re-sync mostly repeats what is stored; skipping identical rows skips their writes.
          WHERE (scans.registry, scans.repository, scans.digest, scans.tags, scans.status,
                 scans.status_reason, scans.scanned_at, scans.counts, scans.vulnerabilities)
@@ -117,8 +130,30 @@ export class SqliteScanStore implements ScanStore {
       upsertTag: db.prepare(
         `INSERT INTO image_tags (registry_key, repository_key, tag, digest, scanned_ms) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (registry_key, repository_key, tag) DO UPDATE SET
-           digest = excluded.digest, scanned_ms = excluded.scanned_ms
+           digest = excluded.digest, scanned_ms = excluded.scanned_ms, removed = 0
          WHERE excluded.scanned_ms >= image_tags.scanned_ms`,
+      ),
+      imageScans: db.prepare(
+        `SELECT source, digest, tags, scanned_ms, tags_observed_ms FROM scans
+         WHERE digest_key = ? AND registry_key = ? AND repository_key = ?`,
+      ),
+      // An observation moves a tag whatever the scan times, unless a newer one moved it last.
+      observeTag: db.prepare(
+        `INSERT INTO image_tags (registry_key, repository_key, tag, digest, scanned_ms, observed_ms)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (registry_key, repository_key, tag) DO UPDATE SET
+           digest = excluded.digest, observed_ms = excluded.observed_ms, removed = 0
+         WHERE (lower(image_tags.digest) <> lower(excluded.digest) OR image_tags.removed = 1)
+           AND (image_tags.observed_ms IS NULL OR image_tags.observed_ms <= excluded.observed_ms)`,
+      ),
+      removeTag: db.prepare(
+        `UPDATE image_tags SET removed = 1, observed_ms = ?
+         WHERE registry_key = ? AND repository_key = ? AND tag = ? AND lower(digest) = ? AND removed = 0
+           AND (observed_ms IS NULL OR observed_ms <= ?)`,
+      ),
+      observeScanTags: db.prepare(
+        `UPDATE scans SET tags = ?, tags_observed_ms = ?
+         WHERE digest_key = ? AND source = ? AND (tags_observed_ms IS NULL OR tags_observed_ms <= ?)`,
       ),
     };
   }
@@ -173,6 +208,66 @@ export class SqliteScanStore implements ScanStore {
       });
     } catch (e) {
       translateError(e, 'a scan');
+    }
+  }
+
+  /**
+   * Applies a registry listing's observation in one transaction: the listed tags point at the
+   * digest, the tags its scans listed and the observation does not come off it, and the scans
+   * of that repository carry the listed tags. Each write is conditional on the observation
+   * time of what it replaces; see `ScanStore.setTags`.
+   */
+  async setTags(
+    registry: string,
+    repository: string,
+    digest: string,
+    tags: readonly string[],
+    observedAt: string,
+  ): Promise<boolean> {
+    const observedMs = toMillis(observedAt, 'observedAt');
+    const registryKey = registry.toLowerCase();
+    const repositoryKey = repository.toLowerCase();
+    const digestKey = digest.toLowerCase();
+    const listed = [...new Set(tags)];
+    const { imageScans, observeTag, removeTag, observeScanTags } = this.stmts;
+    try {
+      return writeTx(this.db, () => {
+        const scans = imageScans
+          .all(digestKey, registryKey, repositoryKey)
+          .map((row) => parseRow(ImageScanRow, row, 'scans'));
+        // New tag rows take the newest scan's time, so scans keep moving them as before.
+        const scannedMs = Math.max(0, ...scans.map((s) => s.scanned_ms));
+        const stored = scans[0]?.digest ?? digest;
+        let changes = 0;
+        for (const tag of listed) {
+          changes += observeTag.run(registryKey, repositoryKey, tag, stored, scannedMs, observedMs).changes;
+        }
+        const unlisted = new Set(scans.flatMap((s) => s.tags));
+        for (const tag of listed) unlisted.delete(tag);
+        for (const tag of unlisted) {
+          changes += removeTag.run(
+            observedMs,
+            registryKey,
+            repositoryKey,
+            tag,
+            digestKey,
+            observedMs,
+          ).changes;
+        }
+        for (const scan of scans) {
+          if (sameList(scan.tags, listed)) continue;
+          changes += observeScanTags.run(
+            JSON.stringify(listed),
+            observedMs,
+            digestKey,
+            scan.source,
+            observedMs,
+          ).changes;
+        }
+        return changes > 0;
+      });
+    } catch (e) {
+      translateError(e, 'a tag');
     }
   }
 
