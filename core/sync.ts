@@ -53,8 +53,9 @@ export interface SyncBatch {
   progress?: { images: number; totalImages?: number };
   /**
    * The current tags of images the connector listed but did not need to scan again (a tag can
-   * move to another digest, or go, without any new scan). Core updates the stored scan of each
-   * whose tags differ, so that a moved tag leaves its old digest (ScanService.retag).
+   * move to another digest, back to an older one, or go, without any new scan). Core records
+   * each as an observation (ScanService.retag, ScanStore.setTags): the tags point at that
+   * digest, whatever the scan times, and leave the digest they were on.
    */
   tags?: ImageTags[];
 }

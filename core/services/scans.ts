@@ -15,14 +15,8 @@ import type { ImageTags, ScannerInventory } from '../sync.js';
  */
 const REGISTRY_SOURCES: ReadonlySet<ImageScan['source']> = new Set(['ecr', 'inspector2', 'acr', 'gar']);
 
-/** How many stored scans `retag` reads at once. */
-const RETAG_READS = 16;
-
-function sameTags(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a);
-  return b.every((t) => set.has(t));
-}
+/** How many images `retag` updates at once. */
+const RETAG_CONCURRENCY = 16;
 
 export interface ResolvedScan {
   digest?: string;
@@ -34,7 +28,7 @@ export class ScanService {
 
   constructor(
     private readonly store: ScanStore,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly logger: Logger,
     cacheTtlMs: number,
   ) {
@@ -117,40 +111,36 @@ export class ScanService {
   }
 
   /**
-   * Brings the tags of stored scans up to date with a registry listing: each listed image whose
-   * newest scan is from the listing's source, in the same repository, and carries other tags,
-   * is stored again with the listed tags (its findings and scan time unchanged). A tag that
-   * moved thus follows to its new digest when the store moves it (a scan at least as new), and
-   * the old digest's scan no longer claims it, which `resolve` checks. Returns how many scans
-   * changed.
+   * Records what a registry listing shows now: each listed image carries exactly the listed
+   * tags (ScanStore.setTags, observed now). A tag follows the registry wherever it moved, to a
+   * digest scanned before or after the one it left (a rollback included); a tag no longer
+   * listed on its digest stops resolving; each scan's findings stay as they are. Returns how
+   * many images changed.
    */
   async retag(observed: readonly ImageTags[]): Promise<number> {
-    const changed: ImageScan[] = [];
-    for (let i = 0; i < observed.length; i += RETAG_READS) {
-      const chunk = observed.slice(i, i + RETAG_READS);
-      const stored = await Promise.all(chunk.map((o) => this.store.getScan(o.digest.toLowerCase())));
-      chunk.forEach((o, j) => {
-        const scan = stored[j];
-        if (
-          scan?.source !== o.source ||
-          scan.registry.toLowerCase() !== o.registry.toLowerCase() ||
-          scan.repository.toLowerCase() !== o.repository.toLowerCase() ||
-          sameTags(scan.tags, o.tags)
-        ) {
-          return;
-        }
-        changed.push({ ...scan, tags: [...new Set(o.tags)] });
-      });
+    const observedAt = this.clock.now().toISOString();
+    let changed = 0;
+    for (let i = 0; i < observed.length; i += RETAG_CONCURRENCY) {
+      const done = await Promise.all(
+        observed
+          .slice(i, i + RETAG_CONCURRENCY)
+          .map((o) =>
+            this.store.setTags(o.registry, o.repository, o.digest.toLowerCase(), o.tags, observedAt),
+          ),
+      );
+      changed += done.filter(Boolean).length;
     }
-    if (changed.length > 0) await this.ingest(changed);
-    return changed.length;
+    if (changed > 0) this.cache.clear();
+    return changed;
   }
 
   /**
    * The digest an image reference names or its tag points to, and that digest's newest scan.
    * A tag whose digest's newest scan, from a registry source and of the same repository, no
    * longer lists it has moved away or been deleted: the reference is then unresolved (never
-   * the old digest's findings), until the store points the tag at its new digest.
+   * the old digest's findings). `retag` keeps tags and scans in step, so this guards what it
+   * cannot see: a scan stored again without a tag that still points at it (the registry
+   * deleted the tag, and the image's new scan arrived before its next listing).
    */
   async resolve(ref: ImageRef): Promise<ResolvedScan> {
     let digest = ref.digest;

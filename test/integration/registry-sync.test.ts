@@ -291,7 +291,7 @@ describe('a tag moved in ECR without a new scan', () => {
     imageScanFindingsSummary: { imageScanCompletedAt: new Date(`2024-06-0${day}T08:05:00Z`) },
   });
 
-  it('follows the tag to its new digest, takes it from the old one, and never answers a rollback with the newer image', async () => {
+  it('follows the tag to its new digest, takes it from the old one, and back to the old one on a rollback', async () => {
     // The old build has the documented MEDIUM finding; the new build has none.
     const documented = loadCloudFixture('ecr/official-example-basic-cli-output.json') as {
       imageScanFindings: { findings: unknown[] };
@@ -358,12 +358,22 @@ describe('a tag moved in ECR without a new scan', () => {
     expect((await services.scans.get(OLD)).tags).toEqual(['1.0']);
     expect((await services.scans.get(NEW)).tags).toEqual(['1.1', 'latest']);
 
-    // Rolled back to the old build, scanned before the new one: not answered with the new build's findings.
+    // Rolled back to the old build, scanned before the new one: the tag follows, and the old
+    // build's findings decide (never the new build's, nor "unscanned").
     tags[OLD] = ['1.0', 'latest'];
     tags[NEW] = ['1.1'];
+    ecr.resetHistory();
     await sync();
-    const rolledBack = await latest();
-    expect(rolledBack.digest).toBeUndefined();
-    expect(rolledBack.notes).toContain('not gated by rule "deny-medium": no usable scan (NotFound)');
+    expect(ecr.commandCalls(DescribeImageScanFindingsCommand)).toHaveLength(0);
+    expect(await latest()).toMatchObject({ decision: 'Denied', digest: OLD });
+    expect((await services.scans.get(OLD)).tags).toEqual(['1.0', 'latest']);
+    expect((await services.scans.get(NEW)).tags).toEqual(['1.1']);
+
+    // Deleted from the registry: the tag resolves to nothing, so the image is unscanned.
+    tags[OLD] = ['1.0'];
+    await sync();
+    const deleted = await latest();
+    expect(deleted.digest).toBeUndefined();
+    expect(deleted.notes).toContain('not gated by rule "deny-medium": no usable scan (NotFound)');
   });
 });

@@ -382,7 +382,7 @@ describe('sync runs', () => {
     expect(await decide(2)).toEqual(['Allowed', []]);
   });
 
-  it('moves a tag that the registry moved without a new scan, and never resolves it to a digest that lost it', async () => {
+  it('moves a tag that the registry moved without a new scan, back to an older build too', async () => {
     const critical = [v('CVE-2023-38545', 'Critical')];
     const at = (day: number) => `2026-03-0${day}T00:00:00.000Z`;
     const tagsOf = (n: number, tags: string[]) => ({
@@ -433,10 +433,12 @@ describe('sync runs', () => {
     expect((await services.scans.get(digest(1))).tags).toEqual([]);
     expect((await services.scans.get(digest(1))).vulnerabilities).toHaveLength(1); // only the tags changed
 
-    // The clean build no longer carries the tag: it is not answered with the clean build's findings.
+    // Rolled back to the older build: the tag follows it, and the older build's findings decide.
     await services.sync.sync('prod-ecr', 'manual');
-    expect(await latest()).toEqual(['Denied', undefined, ['deny-unscanned']]);
+    expect(await latest()).toEqual(['Denied', digest(3), ['deny-critical']]);
     expect((await services.scans.get(digest(3))).tags).toEqual(['old', 'latest']);
+    expect((await services.scans.get(digest(3))).vulnerabilities).toHaveLength(1);
+    expect((await services.scans.get(digest(2))).tags).toEqual([]);
   });
 
   it('stores Pending, Unsupported and Failed scans with the source’s reason, apart from Scanned', async () => {
