@@ -75,25 +75,51 @@ function createEventWriter(db, sql) {
 }
 
 /**
+ * WAL pages this writer lets accumulate before a commit must checkpoint them into the database
+ * file. The pages events touch are few and hot (the ends of each index), so a checkpoint costs
+ * about the same for a small WAL as for a large one: a large one makes them rare under load.
+ */
+const AUTOCHECKPOINT_PAGES = 10_000;
+/** Quiet time after which the writer checkpoints on its own, keeping the WAL small at rest. */
+const IDLE_CHECKPOINT_MS = 250;
+
+/**
  * The writer thread: jobs that arrive while a batch commits wait and form the next batch, so
- * batches grow with the load and each commit serves many admissions.
+ * batches grow with the load and each commit serves many admissions. Checkpoints happen here
+ * too, when the writer is idle (or past AUTOCHECKPOINT_PAGES), never on the webhook's thread.
  */
 function serve(port, data) {
   const Database = require(data.libsql);
   const db = new Database(data.path);
   for (const pragma of data.pragmas) db.exec(pragma);
+  db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
   const writer = createEventWriter(db, data.sql);
   let queue = [];
   let scheduled = false;
+  let idle;
+  const checkpoint = () => {
+    try {
+      // PASSIVE: copies what it can without waiting for readers or other writers.
+      db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy or closing: the next quiet moment, or the next commit past the limit, does it.
+    }
+  };
   const flush = () => {
     scheduled = false;
     const jobs = queue;
     queue = [];
-    if (jobs.length > 0) port.postMessage(writer.write(jobs));
+    if (jobs.length === 0) return;
+    port.postMessage(writer.write(jobs));
+    clearTimeout(idle);
+    idle = setTimeout(checkpoint, IDLE_CHECKPOINT_MS);
+    idle.unref();
   };
   port.on('message', (message) => {
     if (message === 'close') {
+      clearTimeout(idle);
       flush();
+      clearTimeout(idle);
       db.close();
       port.close();
       return;
