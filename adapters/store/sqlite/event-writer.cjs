@@ -14,7 +14,7 @@
  */
 'use strict';
 
-const { isMainThread, parentPort, workerData } = require('node:worker_threads');
+const { isMainThread, parentPort, Worker, workerData } = require('node:worker_threads');
 const { constants, gzipSync } = require('node:zlib');
 
 /**
@@ -75,53 +75,65 @@ function createEventWriter(db, sql) {
 }
 
 /**
- * WAL pages this writer lets accumulate before a commit must checkpoint them into the database
- * file. The pages events touch are few and hot (the ends of each index), so a checkpoint costs
- * about the same for a small WAL as for a large one: a large one makes them rare under load.
+ * WAL pages a commit may leave before it must checkpoint them itself: a backstop, since the
+ * checkpointer thread below normally keeps the WAL far shorter.
  */
 const AUTOCHECKPOINT_PAGES = 10_000;
-/** Quiet time after which the writer checkpoints on its own, keeping the WAL small at rest. */
-const IDLE_CHECKPOINT_MS = 250;
+/** How often the checkpointer thread copies committed WAL pages into the database file. */
+const CHECKPOINT_EVERY_MS = 200;
+
+/**
+ * The checkpointer thread: copies committed pages from the WAL into the database file (and
+ * syncs it) on a connection of its own, concurrently with the writer's commits, so that no
+ * commit, and so no admission waiting for one, pays for a checkpoint.
+ */
+function checkpointer(port, data) {
+  const Database = require(data.libsql);
+  const db = new Database(data.path);
+  for (const pragma of data.pragmas) db.exec(pragma);
+  const timer = setInterval(() => {
+    try {
+      // PASSIVE: copies what it can without waiting for readers or the writer.
+      db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy: the next tick, or the writer's backstop, does it.
+    }
+  }, CHECKPOINT_EVERY_MS);
+  port.on('message', (message) => {
+    if (message !== 'close') return;
+    clearInterval(timer);
+    db.close();
+    port.close();
+  });
+}
 
 /**
  * The writer thread: jobs that arrive while a batch commits wait and form the next batch, so
- * batches grow with the load and each commit serves many admissions. Checkpoints happen here
- * too, when the writer is idle (or past AUTOCHECKPOINT_PAGES), never on the webhook's thread.
+ * batches grow with the load and each commit serves many admissions.
  */
 function serve(port, data) {
   const Database = require(data.libsql);
   const db = new Database(data.path);
   for (const pragma of data.pragmas) db.exec(pragma);
   db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  const checkpoints = new Worker(__filename, { workerData: { ...data, role: 'portcullis-checkpointer' } });
   const writer = createEventWriter(db, data.sql);
   let queue = [];
   let scheduled = false;
-  let idle;
-  const checkpoint = () => {
-    try {
-      // PASSIVE: copies what it can without waiting for readers or other writers.
-      db.exec('PRAGMA wal_checkpoint(PASSIVE)');
-    } catch {
-      // Busy or closing: the next quiet moment, or the next commit past the limit, does it.
-    }
-  };
   const flush = () => {
     scheduled = false;
     const jobs = queue;
     queue = [];
-    if (jobs.length === 0) return;
-    port.postMessage(writer.write(jobs));
-    clearTimeout(idle);
-    idle = setTimeout(checkpoint, IDLE_CHECKPOINT_MS);
-    idle.unref();
+    if (jobs.length > 0) port.postMessage(writer.write(jobs));
   };
   port.on('message', (message) => {
     if (message === 'close') {
-      clearTimeout(idle);
       flush();
-      clearTimeout(idle);
-      db.close();
-      port.close();
+      checkpoints.postMessage('close');
+      checkpoints.once('exit', () => {
+        db.close();
+        port.close();
+      });
       return;
     }
     queue.push(message);
@@ -133,5 +145,6 @@ function serve(port, data) {
 }
 
 if (!isMainThread && workerData?.role === 'portcullis-event-writer') serve(parentPort, workerData);
+if (!isMainThread && workerData?.role === 'portcullis-checkpointer') checkpointer(parentPort, workerData);
 
 module.exports = { createEventWriter, transaction };
