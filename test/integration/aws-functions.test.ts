@@ -420,21 +420,34 @@ describe('the Lambda handlers, in-process', () => {
       },
       { now: new Date() },
     );
-    // A scripted connector in place of ECR's (no ECR here): one page, then the next checkpoint.
+    // A scripted connector in place of ECR's (no ECR here): the first run delivers the scan; the
+    // next finds the image unchanged but tagged 1.5 now instead of 1.4 (a tag observation).
+    let runs = 0;
     const connectors: ConnectorFactory = () => ({
       async *sync() {
-        yield { scans: [scan!], checkpoint: 'page-1', progress: { images: 1 } };
+        if (++runs === 1) {
+          yield { scans: [scan!], checkpoint: 'page-1', progress: { images: 1 } };
+        } else {
+          const { registry, repository, source } = scan!;
+          yield {
+            scans: [],
+            tags: [{ registry, repository, digest, source, tags: ['1.5'] }],
+            checkpoint: 'page-2',
+          };
+        }
         return { checkpoint: 'done' };
       },
     });
     const logger = memoryLogger();
     const services = async () => createServices(await storeFor('findingsSync'), { logger, connectors });
-    const result = await createJobHandler('findings-sync', { services, logger })(
-      structuredClone(SCHEDULED_EVENT),
-    );
+    const job = createJobHandler('findings-sync', { services, logger });
+    const result = await job(structuredClone(SCHEDULED_EVENT));
     expect(result.result).toMatchObject({ registries: 1, succeeded: 1, images: 1, vulnerabilities: 1 });
     const image = await call('admin', 'GET', `/api/v1/images/${digest}`, { apiKey: ADMIN_KEY });
-    expect(image.json).toMatchObject({ repository: 'payments/api', counts: { High: 1 } });
+    expect(image.json).toMatchObject({ repository: 'payments/api', tags: ['1.4'], counts: { High: 1 } });
+    expect((await job(structuredClone(SCHEDULED_EVENT))).result).toMatchObject({ succeeded: 1 });
+    const retagged = await call('admin', 'GET', `/api/v1/images/${digest}`, { apiKey: ADMIN_KEY });
+    expect(retagged.json).toMatchObject({ tags: ['1.5'], counts: { High: 1 } });
   });
 
   it('monitoring-upkeep deletes admission events past retention', async () => {
