@@ -20,7 +20,10 @@ const CVES_IN_MESSAGE = 5;
 function clip(text: string, max: number): string {
   if (text.length <= max) return text;
   const cut = text.lastIndexOf(' ', max - 1);
-  return `${text.slice(0, cut > max / 2 ? cut : max - 1).replace(/[,;:(\s]+$/, '')}…`;
+  let end = cut > max / 2 ? cut : max - 1;
+  // Drops the punctuation the cut left dangling (",", ";", ":", "(" or spaces).
+  while (end > 0 && ',;:( \t\n'.includes(text[end - 1]!)) end--;
+  return `${text.slice(0, end)}…`;
 }
 
 // Counts and vulnerability lists are shared, immutable objects (scans and cached rule hits),

@@ -62,8 +62,18 @@ function text(value: unknown): string | undefined {
 /** Keeps the string-valued entries; fromEntries defines "__proto__" as data, not a prototype. */
 function stringMap(value: unknown): Record<string, string> {
   const o = asObject(value);
-  if (o === undefined) return {};
-  return Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const out: Record<string, string> = {};
+  if (o === undefined) return out;
+  // A plain loop: labels are read on every admission, and entries/filter/fromEntries cost more.
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    if (typeof v !== 'string') continue;
+    // A "__proto__" label must stay a label, not become the object's prototype.
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out;
 }
 
 interface PodSource {
