@@ -8,7 +8,6 @@
 import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
 import { type AdmissionEvent, AdmissionEventSchema, DecisionSchema } from '../../../core/domain.js';
-import { ValidationError } from '../../../core/errors.js';
 import type {
   AdmissionLog,
   AdmissionQuery,
@@ -18,13 +17,11 @@ import type {
   SummaryQuery,
 } from '../../../core/ports.js';
 import { decodeCursor, pageOf, pageSize, toMillis } from '../common/records.js';
+import { BucketCounts, DAY_MS, summaryWindow } from '../common/summary.js';
 import { runBulk } from './bulk.js';
 import { EVENT_LEAD_FIELDS } from './containers.js';
 import { pack, unpack } from './payload.js';
 import { docId, forEachPage, guard, parseDoc, queryDocs, sql } from './support.js';
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 const EventRow = z.object({ timeMs: z.number(), eventId: z.string() });
 const DecisionRow = z.object({ timeMs: z.number(), decision: DecisionSchema });
@@ -155,14 +152,7 @@ export class CosmosAdmissionLog implements AdmissionLog {
    * has no GROUP BY); see docs/storage/cosmos.md for its cost and the rollup it can become.
    */
   async summary(query: SummaryQuery): Promise<SummaryBucket[]> {
-    const from = toMillis(query.from, 'from');
-    const to = toMillis(query.to, 'to');
-    if (from > to) {
-      throw new ValidationError('from must not be after to', {
-        details: [{ path: 'from', message: 'after to' }],
-      });
-    }
-    const width = query.bucket === 'day' ? DAY_MS : HOUR_MS;
+    const { from, to, width } = summaryWindow(query);
     const where = ['c.timeMs >= @from', 'c.timeMs < @to'];
     const values: Record<string, unknown> = { from, to };
     if (query.cluster !== undefined) {
@@ -173,7 +163,7 @@ export class CosmosAdmissionLog implements AdmissionLog {
       where.push('c.namespace = @namespace');
       values.namespace = query.namespace;
     }
-    const buckets = new Map<number, SummaryBucket>();
+    const counts = new BucketCounts(width);
     // Counted page by page, so a long range never sits in memory as a whole.
     await forEachPage(
       this.container,
@@ -182,19 +172,12 @@ export class CosmosAdmissionLog implements AdmissionLog {
       (rows) => {
         for (const row of rows) {
           const { timeMs, decision } = parseDoc(DecisionRow, row, this.container.id);
-          // Epoch milliseconds are UTC, and UTC days and hours are whole multiples of them.
-          const start = timeMs - (timeMs % width);
-          let bucket = buckets.get(start);
-          if (bucket === undefined) {
-            bucket = { start: new Date(start).toISOString(), Allowed: 0, Audited: 0, Denied: 0 };
-            buckets.set(start, bucket);
-          }
-          bucket[decision] += 1;
+          counts.add(timeMs, decision);
         }
         return true;
       },
     );
-    return [...buckets.entries()].sort(([a], [b]) => a - b).map(([, bucket]) => bucket);
+    return counts.list();
   }
 
   /**

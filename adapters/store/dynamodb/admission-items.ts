@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { type AdmissionEvent, DecisionSchema } from '../../../core/domain.js';
 import { ValidationError } from '../../../core/errors.js';
+import { DAY_MS } from '../common/summary.js';
 import { fnv1a, PackedDocFields, packDoc, SEP } from './codec.js';
 import type { Item, Key } from './ddb.js';
 import { TTL_ATTRIBUTE } from './tables.js';
@@ -18,8 +19,7 @@ import { TTL_ATTRIBUTE } from './tables.js';
  */
 export const EVENT_SHARDS = 16;
 
-export const DAY_MS = 86_400_000;
-export const HOUR_MS = 3_600_000;
+export { DAY_MS, HOUR_MS } from '../common/summary.js';
 
 /** The partition of the day index. */
 export const DAYS_PK = 'DAYS';

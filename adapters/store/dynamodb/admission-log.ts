@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { type AdmissionEvent, AdmissionEventSchema } from '../../../core/domain.js';
-import { ConflictError, ValidationError } from '../../../core/errors.js';
+import { ConflictError } from '../../../core/errors.js';
 import type {
   AdmissionLog,
   AdmissionQuery,
@@ -16,6 +16,7 @@ import type {
 } from '../../../core/ports.js';
 import { mapLimit } from '../common/concurrency.js';
 import { decodeCursor, encodeCursor, pageSize, toMillis } from '../common/records.js';
+import { BucketCounts, summaryWindow } from '../common/summary.js';
 import {
   clusterDay,
   DAY_MS,
@@ -31,7 +32,6 @@ import {
   eventMillis,
   eventSk,
   filterExpression,
-  HOUR_MS,
   matchesFilter,
   padMs,
 } from './admission-items.js';
@@ -151,20 +151,16 @@ export class DynamoDbAdmissionLog implements AdmissionLog {
 
   /** Decision counts per UTC hour or day over [from, to); only buckets with events, ascending. */
   async summary(query: SummaryQuery): Promise<SummaryBucket[]> {
-    const from = Math.max(0, toMillis(query.from, 'from'));
-    const to = toMillis(query.to, 'to');
-    if (from > to) {
-      throw new ValidationError('from must not be after to', {
-        details: [{ path: 'from', message: 'after to' }],
-      });
-    }
-    if (from === to) return [];
-    const width = query.bucket === 'day' ? DAY_MS : HOUR_MS;
+    const window = summaryWindow(query);
+    // Days are partitions here: none before the epoch.
+    const from = Math.max(0, window.from);
+    const { to, width } = window;
+    if (from >= to) return [];
     const filter = this.filterOf({ namespace: query.namespace });
     const range: SkRange = { lo: padMs(from), hi: padMs(to) };
     const days = await this.days(dayOf(from), dayOf(to - 1), true);
     const partitions = days.flatMap((day) => this.partitionsOf(day, query.cluster));
-    const counts = new Map<number, SummaryBucket>();
+    const counts = new BucketCounts(width);
     await mapLimit(partitions, CONCURRENCY, async ({ index, partition }) => {
       const { expression, values } = keyCondition(partition, range);
       const f = filterExpression(filter);
@@ -183,17 +179,10 @@ export class DynamoDbAdmissionLog implements AdmissionLog {
         ExpressionAttributeValues: { ...values, ...f.ExpressionAttributeValues },
       })) {
         const { timeMs, decision } = parseItem(CountItem, raw, this.table);
-        // Epoch milliseconds are UTC, and UTC days and hours are whole multiples of them.
-        const start = timeMs - (timeMs % width);
-        let bucket = counts.get(start);
-        if (bucket === undefined) {
-          bucket = { start: new Date(start).toISOString(), Allowed: 0, Audited: 0, Denied: 0 };
-          counts.set(start, bucket);
-        }
-        bucket[decision] += 1;
+        counts.add(timeMs, decision);
       }
     });
-    return [...counts.entries()].sort(([a], [b]) => a - b).map(([, bucket]) => bucket);
+    return counts.list();
   }
 
   /**

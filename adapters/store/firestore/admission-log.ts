@@ -27,7 +27,8 @@ const EventDoc = z.object({ timeMs: z.number(), id: z.string(), doc: AdmissionEv
 /** The position after the last event of a page: its (time in ms, id). */
 const EventCursor = z.tuple([z.number().int(), z.string()]);
 
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../common/summary.js';
+
 /** Documents one `query` call examines at most when filters are checked in memory. */
 const EXAMINE_BUDGET = 5000;
 /** Events deleted per purge round. */

@@ -10,15 +10,12 @@
  */
 
 import { DecisionSchema } from '../../../core/domain.js';
-import { ValidationError } from '../../../core/errors.js';
 import type { SummaryBucket, SummaryQuery } from '../../../core/ports.js';
-import { toMillis } from '../common/records.js';
+import { BucketCounts, summaryWindow } from '../common/summary.js';
 import type { FirestoreContext } from './client.js';
 import { ALL_SHARDS } from './event-index.js';
 import { buildQuery, summaryShape } from './query-shapes.js';
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 /** Spans of at most this many buckets are counted bucket by bucket. */
 const LEAF_BUCKETS = 4;
 /** Aggregation queries in flight at once. */
@@ -26,14 +23,7 @@ const CONCURRENCY = 16;
 
 /** Decision counts per bucket over [from, to); only buckets with events, ascending. */
 export async function summarize(ctx: FirestoreContext, query: SummaryQuery): Promise<SummaryBucket[]> {
-  const from = toMillis(query.from, 'from');
-  const to = toMillis(query.to, 'to');
-  if (from > to) {
-    throw new ValidationError('from must not be after to', {
-      details: [{ path: 'from', message: 'after to' }],
-    });
-  }
-  const width = query.bucket === 'day' ? DAY_MS : HOUR_MS;
+  const { from, to, width } = summaryWindow(query);
   const starts: number[] = [];
   // Epoch milliseconds are UTC, and UTC days and hours are whole multiples of them.
   for (let start = from - (from % width); start < to; start += width) starts.push(start);
@@ -55,7 +45,7 @@ export async function summarize(ctx: FirestoreContext, query: SummaryQuery): Pro
     Math.min(to, starts[j - 1]! + width),
   ];
 
-  const buckets = new Map<number, SummaryBucket>();
+  const buckets = new BucketCounts(width);
   const walk = async (i: number, j: number): Promise<void> => {
     if (j - i > LEAF_BUCKETS) {
       if ((await count(...span(i, j))) === 0) return;
@@ -66,22 +56,16 @@ export async function summarize(ctx: FirestoreContext, query: SummaryQuery): Pro
     await Promise.all(
       starts.slice(i, j).map(async (start, k) => {
         const [lo, hi] = span(i + k, i + k + 1);
-        const [Allowed, Audited, Denied] = await Promise.all(
-          DecisionSchema.options.map((decision) => count(lo, hi, decision)),
-        );
-        if (Allowed! + Audited! + Denied! > 0) {
-          buckets.set(start, {
-            start: new Date(start).toISOString(),
-            Allowed: Allowed!,
-            Audited: Audited!,
-            Denied: Denied!,
-          });
+        const counts = await Promise.all(DecisionSchema.options.map((decision) => count(lo, hi, decision)));
+        if (counts.some((n) => n > 0)) {
+          for (const [d, decision] of DecisionSchema.options.entries())
+            buckets.add(start, decision, counts[d]!);
         }
       }),
     );
   };
   if (starts.length > 0) await walk(0, starts.length);
-  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, bucket]) => bucket);
+  return buckets.list();
 }
 
 /** A limiter: at most `n` of the functions passed to it run at once. */

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { type AdmissionEvent, AdmissionEventSchema, DecisionSchema } from '../../../core/domain.js';
-import { UnavailableError, ValidationError } from '../../../core/errors.js';
+import { UnavailableError } from '../../../core/errors.js';
 import type {
   AdmissionLog,
   AdmissionQuery,
@@ -16,6 +16,7 @@ import type {
   SummaryBucket,
   SummaryQuery,
 } from '../../../core/ports.js';
+import { BucketCounts, DAY_MS, HOUR_MS, summaryWindow } from '../common/summary.js';
 import {
   CONNECTION_PRAGMAS,
   type Db,
@@ -60,9 +61,6 @@ const BucketRow = z.object({ start_ms: z.number(), decision: DecisionSchema, n: 
 
 /** The position after the last event of a page: its (time in ms, id). */
 const EventCursor = z.tuple([z.number().int(), z.string()]);
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /** Options of the admission log. */
 export interface SqliteAdmissionLogOptions {
@@ -296,14 +294,7 @@ export class SqliteAdmissionLog implements AdmissionLog {
 
   /** Decision counts per UTC hour or day over [from, to); only buckets with events, ascending. */
   async summary(query: SummaryQuery): Promise<SummaryBucket[]> {
-    const from = toMillis(query.from, 'from');
-    const to = toMillis(query.to, 'to');
-    if (from > to) {
-      throw new ValidationError('from must not be after to', {
-        details: [{ path: 'from', message: 'after to' }],
-      });
-    }
-    const width = query.bucket === 'day' ? DAY_MS : HOUR_MS;
+    const { from, to, width } = summaryWindow(query);
     const where = ['time_ms >= ?', 'time_ms < ?'];
     const params: (string | number)[] = [from, to];
     if (query.cluster !== undefined) {
@@ -323,16 +314,9 @@ export class SqliteAdmissionLog implements AdmissionLog {
       )
       .all(...params)
       .map((row) => parseRow(BucketRow, row, 'admission_events'));
-    const buckets = new Map<number, SummaryBucket>();
-    for (const row of rows) {
-      let bucket = buckets.get(row.start_ms);
-      if (bucket === undefined) {
-        bucket = { start: new Date(row.start_ms).toISOString(), Allowed: 0, Audited: 0, Denied: 0 };
-        buckets.set(row.start_ms, bucket);
-      }
-      bucket[row.decision] += row.n;
-    }
-    return [...buckets.values()];
+    const counts = new BucketCounts(width);
+    for (const row of rows) counts.add(row.start_ms, row.decision, row.n);
+    return counts.list();
   }
 
   /** Deletes events (and their side rows) older than `before`; returns how many events went. */
